@@ -1,0 +1,1 @@
+"""Offline work: corpus fetch and preparation, tokenizer, pretraining, fine-tuning, evaluation."""
