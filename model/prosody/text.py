@@ -14,7 +14,9 @@ _HALF_TO_FULL = str.maketrans(
 )
 _SPACES = re.compile(r"\s+")
 _MARK_RUN = re.compile(f"([{LINE_END}])[{LINE_END}]+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
+"""Han characters: the BMP blocks and the supplementary ideograph planes, as a regex class body."""
+_CJK = re.compile(f"[{CJK_RANGES}]")
 
 
 def is_cjk(char: str) -> bool:
