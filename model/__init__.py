@@ -1,4 +1,4 @@
-"""The model at inference: the 格律 engine, constrained generation, the worker, the shipped checkpoint.
+"""The model at inference: 格律 engine, constrained generation, worker, shipped checkpoint.
 
 Importing this package must stay cheap and torch-free: the bot imports `model.prosody`.
 """

@@ -1,0 +1,103 @@
+"""Sample-quality measures, plain enough to state in one sentence each (see `DEFINITIONS`).
+
+All work on characters: a poem's text is split into 句 and each 句's closing mark dropped.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from model.prosody.text import split_lines, strip_mark
+
+COPY_MIN_CHARS = 5
+"""Shorter lines (三字句 in 词) recur everywhere by chance; copying them says nothing."""
+
+FORMAT_KINDS = frozenset({"lines", "length"})
+RHYME_KINDS = frozenset({"rhyme", "repeat_rhyme"})
+TONE_KINDS = frozenset({"tone", "nian", "dui", "gu_ping", "san_ping"})
+
+DEFINITIONS = {
+    "format": "格式正确率: share of poems whose line count and every line length are those of "
+    "the form (近体) or the tune (词, from the 词牌 table; else the tune's most common shape "
+    "in train).",
+    "rhyme": "押韵正确率: share of poems with the right format and no rhyme violation "
+    "(出韵, 仄韵 in 近体, repeated rhyme character) from the 格律 engine (平水韵; 词林正韵 "
+    "classes for 词).",
+    "tone": "平仄正确率: share of poems with the right format and no tone violation from the "
+    "engine (a fixed position of the wrong tone, 失粘, 失对, 孤平, 三平尾; 三仄尾 and "
+    "characters of unknown tone at free positions are forgiven).",
+    "conform": "合律率: share of poems the engine passes outright (no error of any kind).",
+    "distinct_1": "distinct-1: distinct characters / all characters, over all samples of the "
+    "form (marks excluded).",
+    "distinct_2": "distinct-2: distinct character bigrams / all bigrams (within lines), over all "
+    "samples of the form.",
+    "self_bleu_2": "self-BLEU-2: mean over samples of BLEU-2 (characters, uniform weights, "
+    "brevity penalty, +0.1 smoothing of empty n-gram matches) of each sample against all "
+    "other samples of the form as references; lower means more varied.",
+    "self_bleu_4": "self-BLEU-4: the same with 1- to 4-grams.",
+    "copy": f"copy rate: share of generated lines (of at least {COPY_MIN_CHARS} characters) "
+    "found verbatim among the lines of the training split.",
+    "ppl": "perplexity: exp of the mean negative log-likelihood of the body tokens (characters, "
+    "marks and <eos>) of the test works, each conditioned on its form/tune/title prompt.",
+}
+
+
+def poem_lines(text: str) -> list[str]:
+    """The poem's lines without their marks (empty lines dropped)."""
+    return [line for line in (strip_mark(x) for x in split_lines(text)) if line]
+
+
+def ngrams(line: str, n: int) -> list[str]:
+    return [line[i : i + n] for i in range(len(line) - n + 1)]
+
+
+def distinct_n(texts: Iterable[str], n: int) -> float:
+    """Distinct n-grams over all n-grams (within lines) of all texts; 0 when there are none."""
+    grams = [g for text in texts for line in poem_lines(text) for g in ngrams(line, n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def bleu(hypothesis: str, references: Sequence[str], max_n: int) -> float:
+    """Sentence BLEU of one text against references, over characters (lines joined)."""
+    hyp = "".join(poem_lines(hypothesis))
+    refs = ["".join(poem_lines(r)) for r in references]
+    if not hyp or not refs:
+        return 0.0
+    log_precision = 0.0
+    for n in range(1, max_n + 1):
+        counts = Counter(ngrams(hyp, n))
+        total = sum(counts.values())
+        if total == 0:
+            return 0.0
+        ceiling: Counter = Counter()
+        for ref in refs:
+            for gram, count in Counter(ngrams(ref, n)).items():
+                ceiling[gram] = max(ceiling[gram], count)
+        matched = sum(min(count, ceiling[gram]) for gram, count in counts.items())
+        log_precision += math.log((matched or 0.1) / total) / max_n
+    closest = min((len(r) for r in refs), key=lambda length: (abs(length - len(hyp)), length))
+    brevity = 1.0 if len(hyp) > closest else math.exp(1 - closest / len(hyp))
+    return brevity * math.exp(log_precision)
+
+
+def self_bleu(texts: Sequence[str], max_n: int) -> float:
+    """Mean BLEU of each text against all the others; 0 for fewer than two texts."""
+    if len(texts) < 2:
+        return 0.0
+    scores = [bleu(text, [*texts[:i], *texts[i + 1 :]], max_n) for i, text in enumerate(texts)]
+    return sum(scores) / len(scores)
+
+
+def corpus_lines(texts: Iterable[str]) -> set[str]:
+    """Every line (without mark) of the given texts that is long enough to count as a copy."""
+    return {line for text in texts for line in poem_lines(text) if len(line) >= COPY_MIN_CHARS}
+
+
+def copy_rate(texts: Iterable[str], known_lines: set[str]) -> float:
+    """Share of long-enough lines of ``texts`` found in ``known_lines``; 0 when there are none."""
+    lines = [line for text in texts for line in poem_lines(text) if len(line) >= COPY_MIN_CHARS]
+    return sum(line in known_lines for line in lines) / len(lines) if lines else 0.0
+
+
+def share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
