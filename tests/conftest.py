@@ -142,9 +142,7 @@ async def start_bot(fake_telegram):
 
     async def start(redis_url: str, *, poll: bool = True, **settings):
         values = {"timeout_s": 20.0, "daily_lead_s": 0, "rate_per_minute": 100, **settings}
-        config = BotSettings(
-            TELEGRAM_BOT_TOKEN=fake_telegram.token, REDIS_URL=redis_url, **values
-        )
+        config = BotSettings(TELEGRAM_BOT_TOKEN=fake_telegram.token, REDIS_URL=redis_url, **values)
         application = build_application(
             config, connect(redis_url), base_url=fake_telegram.base_url, owns_redis=True
         )

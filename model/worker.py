@@ -1,0 +1,486 @@
+"""The generation worker: reads jobs from the Redis stream in batches and answers each one.
+
+States, in order: start (create the consumer group, publish the model version) → recover
+(re-read this consumer's own pending jobs) → serve (claim jobs stuck at crashed workers, read
+new jobs, generate one batch, answer, ack) until stopped → leave (drop the consumer name if
+it holds no pending job).
+
+Delivery is at-least-once: a job is acked only after its answer is written, so a worker that
+dies mid-batch leaves its jobs pending and another worker claims them once idle for
+`claim_idle_ms`. Answers are idempotent: `yinshi:answered:{id}` is set NX in the same atomic
+step as the push, so the first answer wins and a re-run never answers twice. A job delivered
+more than `max_deliveries` times is moved to the dead-letter stream and its requester gets a
+WorkerError, so one poisonous request cannot block the queue.
+
+The engine is injected as a plain callable, so this module imports no torch; `run` wires the
+real one.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError, ResponseError
+
+from model.metrics import WorkerMetrics, serve
+from yinshi import cache, keys
+from yinshi.connection import connect, redis_url
+from yinshi.errors import UserError
+from yinshi.protocol import (
+    PROTOCOL_VERSION,
+    ErrorKind,
+    Job,
+    PoemRequest,
+    PoemResult,
+    Reply,
+    ReplyError,
+)
+from yinshi.settings import WorkerSettings
+
+log = logging.getLogger("yinshi.worker")
+
+GenerateBatch = Callable[[list[PoemRequest]], Sequence[PoemResult | BaseException]]
+"""One batched engine call; a per-request exception in the list is that request's answer.
+A raised exception means the call crashed: nothing is answered and the jobs are retried."""
+
+RETRY_PAUSE_S = 0.5
+"""After a Redis error: long enough not to spin while Redis restarts."""
+
+# Answering a job is one atomic step: SET NX (the first answer wins), the push, the ack. So a
+# job is never acked without its answer, nor answered twice. EVAL, not EVALSHA: a restarted
+# Redis has forgotten every loaded script, and a NOSCRIPT error must not split the step.
+_ANSWER = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('XACK', KEYS[3], ARGV[5], ARGV[6])
+redis.call('XDEL', KEYS[3], ARGV[6])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stream entry as this worker received it."""
+
+    entry_id: str
+    raw: str | None
+    """The job JSON; None when the entry was deleted after it was delivered."""
+    deliveries: int
+
+
+class Worker:
+    def __init__(
+        self,
+        redis: Redis,
+        generate_batch: GenerateBatch,
+        model_version: str,
+        settings: WorkerSettings | None = None,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self.redis = redis
+        self.generate_batch = generate_batch
+        self.model_version = model_version
+        self.settings = settings or WorkerSettings()
+        self.metrics = metrics or WorkerMetrics()
+        self.name = self.settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
+        self._stopping = False
+        self._running = False
+        self._redis_ok = False
+
+    def stop(self) -> None:
+        """Stop reading; the batch in hand is still finished and acked."""
+        self._stopping = True
+
+    def healthy(self) -> bool:
+        return self._running and self._redis_ok
+
+    async def run(self) -> None:
+        self._running = True
+        started = False
+        next_claim = 0.0
+        try:
+            while not self._stopping:
+                try:
+                    if not started:
+                        await self._start()
+                        await self._recover_own()
+                        started = True
+                    if time.monotonic() >= next_claim:
+                        await self._claim_stale()
+                        next_claim = time.monotonic() + self.settings.claim_every_ms / 1000
+                    batch = await self._read_batch()
+                    if batch:
+                        await self._serve(batch)
+                    await self._refresh_gauges()
+                    self._redis_ok = True
+                except RedisError as error:
+                    # Redis restarting, unreachable or refusing: jobs not yet acked stay
+                    # pending and are claimed again, so waiting and retrying loses nothing.
+                    self._redis_ok = False
+                    log.warning("event=redis_error worker=%s error=%r", self.name, str(error))
+                    if "NOGROUP" in str(error):  # Redis came back without its data
+                        started = False
+                    await asyncio.sleep(RETRY_PAUSE_S)
+            if started:
+                await self._leave()
+        finally:
+            self._running = False
+        log.info("event=stopped worker=%s", self.name)
+
+    # --- states ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        try:
+            await self.redis.xgroup_create(keys.REQUESTS, keys.WORKERS_GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+        await self.redis.set(keys.MODEL_VERSION, self.model_version)
+        log.info(
+            "event=started worker=%s model_version=%s max_batch=%d max_wait_ms=%d",
+            self.name,
+            self.model_version,
+            self.settings.max_batch,
+            self.settings.max_wait_ms,
+        )
+
+    async def _recover_own(self) -> None:
+        """Jobs delivered to this consumer name before a restart, oldest first."""
+        last_id = "0"
+        while not self._stopping:
+            entries = _entries(
+                await self.redis.xreadgroup(
+                    keys.WORKERS_GROUP,
+                    self.name,
+                    {keys.REQUESTS: last_id},
+                    count=self.settings.max_batch,
+                )
+            )
+            if not entries:
+                return
+            last_id = entries[-1][0]
+            log.info("event=recovered worker=%s count=%d", self.name, len(entries))
+            await self._serve(await self._with_deliveries(entries))
+
+    async def _claim_stale(self) -> None:
+        """Take over jobs idle too long at any consumer (crashed workers, failed batches)."""
+        cursor = "0-0"
+        while not self._stopping:
+            response = await self.redis.xautoclaim(
+                keys.REQUESTS,
+                keys.WORKERS_GROUP,
+                self.name,
+                min_idle_time=self.settings.claim_idle_ms,
+                start_id=cursor,
+                count=self.settings.max_batch,
+            )
+            cursor, entries = response[0], response[1]
+            if entries:
+                log.info("event=claimed worker=%s count=%d", self.name, len(entries))
+                await self._serve(await self._with_deliveries(entries))
+            if cursor == "0-0":
+                return
+
+    async def _read_batch(self) -> list[Delivery]:
+        """Block for the first job, then wait at most max_wait_ms to fill the batch."""
+        batch = _entries(await self._read_new(self.settings.max_batch, self.settings.block_ms))
+        fill_until = time.monotonic() + self.settings.max_wait_ms / 1000
+        while batch and len(batch) < self.settings.max_batch:
+            wait_ms = int((fill_until - time.monotonic()) * 1000)
+            if wait_ms < 1:
+                break
+            more = _entries(await self._read_new(self.settings.max_batch - len(batch), wait_ms))
+            if not more:
+                break
+            batch += more
+        return [Delivery(entry_id, _job_field(fields), 1) for entry_id, fields in batch]
+
+    async def _read_new(self, count: int, block_ms: int) -> list:
+        return await self.redis.xreadgroup(
+            keys.WORKERS_GROUP, self.name, {keys.REQUESTS: ">"}, count=count, block=block_ms
+        )
+
+    async def _leave(self) -> None:
+        """Forget this consumer name unless it still holds jobs (deleting it would lose them)."""
+        pending = await self.redis.xpending_range(
+            keys.REQUESTS, keys.WORKERS_GROUP, "-", "+", 1, consumername=self.name
+        )
+        if not pending:
+            await self.redis.xgroup_delconsumer(keys.REQUESTS, keys.WORKERS_GROUP, self.name)
+
+    # --- one batch ------------------------------------------------------------------------
+
+    async def _serve(self, batch: list[Delivery]) -> None:
+        """Answer what can be answered without the model, generate the rest, write, ack."""
+        started = time.monotonic()
+        pipe = self.redis.pipeline(transaction=False)
+        unanswered: list[str] = []  # done with, nobody to answer: acked as they are
+        candidates: list[tuple[Delivery, Job]] = []
+        now = time.time()
+        for delivery in batch:
+            job = None if delivery.raw is None else _parse(delivery.raw)
+            if delivery.raw is None:
+                unanswered.append(delivery.entry_id)
+            elif job is None or delivery.deliveries > self.settings.max_deliveries:
+                self._dead_letter(pipe, delivery, job, unanswered)
+            elif job.version != PROTOCOL_VERSION:
+                message = f"协议版本不符 (protocol {job.version}, worker speaks {PROTOCOL_VERSION})"
+                self._reply_error(pipe, delivery, job, "invalid_request", message)
+            elif job.deadline < now:
+                self.metrics.expired.inc()
+                _log_request(job, "expired", now)
+                unanswered.append(delivery.entry_id)
+            else:
+                candidates.append((delivery, job))
+
+        todo = await self._skip_answered(candidates, unanswered)
+        generated = errors = retry = 0
+        if todo:
+            outcomes = await self._generate([job for _, job in todo])
+            for (delivery, job), outcome in zip(todo, outcomes, strict=True):
+                if outcome is None:
+                    retry += 1  # crashed: left pending, claimed again after the idle bound
+                elif isinstance(outcome, PoemResult):
+                    generated += 1
+                    self._reply_result(pipe, delivery, job, outcome)
+                else:
+                    errors += 1
+                    kind: ErrorKind = (
+                        "invalid_request" if isinstance(outcome, UserError) else "worker_error"
+                    )
+                    self._reply_error(pipe, delivery, job, kind, str(outcome))
+        if unanswered:
+            pipe.xack(keys.REQUESTS, keys.WORKERS_GROUP, *unanswered)
+            pipe.xdel(keys.REQUESTS, *unanswered)
+        await pipe.execute()
+        log.info(
+            "event=batch worker=%s size=%d generated=%d errors=%d retry=%d acked=%d ms=%.0f",
+            self.name,
+            len(batch),
+            generated,
+            errors,
+            retry,
+            len(batch) - retry,
+            (time.monotonic() - started) * 1000,
+        )
+
+    async def _skip_answered(
+        self, candidates: list[tuple[Delivery, Job]], unanswered: list[str]
+    ) -> list[tuple[Delivery, Job]]:
+        """Drop jobs already answered (by a worker that died before acking): only ack them."""
+        if not candidates:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for _, job in candidates:
+            pipe.exists(keys.answered(job.id))
+        done = await pipe.execute()
+        todo = []
+        for (delivery, job), answered in zip(candidates, done, strict=True):
+            if answered:
+                unanswered.append(delivery.entry_id)
+                _log_request(job, "already_answered", time.time())
+            else:
+                todo.append((delivery, job))
+        return todo
+
+    async def _generate(self, jobs: list[Job]) -> list[PoemResult | BaseException | None]:
+        """Run the engine off the event loop; None for a request whose call crashed."""
+        now = time.time()
+        for job in jobs:
+            self.metrics.queue_wait.observe(max(0.0, now - job.created))
+        self.metrics.batch_size.observe(len(jobs))
+        started = time.monotonic()
+        outcomes = await asyncio.to_thread(self._call_engine, [job.request for job in jobs])
+        seconds = time.monotonic() - started
+        self.metrics.generation_latency.observe(seconds)
+        poems = sum(len(o.poems) for o in outcomes if isinstance(o, PoemResult))
+        self.metrics.poems.inc(poems)
+        self.metrics.poems_per_second.set(poems / seconds if seconds > 0 else 0.0)
+        return outcomes
+
+    def _call_engine(self, requests: list[PoemRequest]) -> list[PoemResult | BaseException | None]:
+        """One batched call; if it crashes, one call per request so one bad job fails alone."""
+        try:
+            outcomes = list(self.generate_batch(requests))
+            if len(outcomes) != len(requests):
+                raise RuntimeError(f"engine answered {len(outcomes)} of {len(requests)} requests")
+            return outcomes
+        except Exception:
+            log.exception("event=engine_crash worker=%s size=%d", self.name, len(requests))
+            if len(requests) == 1:
+                return [None]
+            return [self._call_engine([request])[0] for request in requests]
+
+    # --- writing answers (queued on the batch's pipeline) ---------------------------------
+
+    def _reply_result(self, pipe: Pipeline, delivery: Delivery, job: Job, result: PoemResult):
+        self._answer(pipe, delivery, job.id, Reply(id=job.id, ok=True, result=result))
+        cache.add(pipe, result.model_version, job.request, result.poems)
+        _log_request(job, "ok", time.time())
+
+    def _reply_error(
+        self, pipe: Pipeline, delivery: Delivery, job: Job, kind: ErrorKind, message: str
+    ) -> None:
+        error = ReplyError(kind=kind, message=message)
+        self._answer(pipe, delivery, job.id, Reply(id=job.id, ok=False, error=error))
+        self.metrics.errors.labels(kind=kind).inc()
+        _log_request(job, kind, time.time())
+
+    def _answer(self, pipe: Pipeline, delivery: Delivery, job_id: str, reply: Reply) -> None:
+        pipe.eval(
+            _ANSWER,
+            3,
+            keys.answered(job_id),
+            keys.reply(job_id),
+            keys.REQUESTS,
+            self.name,
+            keys.ANSWERED_TTL_S,
+            reply.model_dump_json(),
+            keys.REPLY_TTL_S,
+            keys.WORKERS_GROUP,
+            delivery.entry_id,
+        )
+
+    def _dead_letter(
+        self, pipe: Pipeline, delivery: Delivery, job: Job | None, unanswered: list[str]
+    ) -> None:
+        """Out of the queue into the dead-letter stream; the requester, if known, hears why."""
+        reason = "unreadable" if job is None else "too_many_deliveries"
+        pipe.xadd(
+            keys.DEAD,
+            {
+                "job": delivery.raw or "",
+                "reason": reason,
+                "deliveries": delivery.deliveries,
+                "worker": self.name,
+            },
+            maxlen=keys.DEAD_MAXLEN,
+            approximate=True,
+        )
+        self.metrics.dead_lettered.inc()
+        log.warning(
+            "event=dead_letter worker=%s entry=%s reason=%s deliveries=%d",
+            self.name,
+            delivery.entry_id,
+            reason,
+            delivery.deliveries,
+        )
+        job_id = job.id if job else _job_id(delivery.raw)
+        if job_id is None:
+            unanswered.append(delivery.entry_id)
+            return
+        if job is None:
+            message = "无法读取请求 (unreadable job)"
+        else:
+            message = f"生成失败 (generation failed {delivery.deliveries - 1} times)"
+        error = ReplyError(kind="worker_error", message=message)
+        self._answer(pipe, delivery, job_id, Reply(id=job_id, ok=False, error=error))
+        self.metrics.errors.labels(kind="worker_error").inc()
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    async def _with_deliveries(self, entries: list) -> list[Delivery]:
+        """Re-delivered entries with their delivery counts (XPENDING), for dead-lettering."""
+        pipe = self.redis.pipeline(transaction=False)
+        for entry_id, _ in entries:
+            pipe.xpending_range(keys.REQUESTS, keys.WORKERS_GROUP, entry_id, entry_id, 1)
+        pending = await pipe.execute()
+        return [
+            Delivery(entry_id, _job_field(fields), info[0]["times_delivered"] if info else 1)
+            for (entry_id, fields), info in zip(entries, pending, strict=True)
+        ]
+
+    async def _refresh_gauges(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xlen(keys.REQUESTS)
+        pipe.hgetall(keys.STATS)
+        depth, shared = await pipe.execute()
+        self.metrics.queue_depth.set(depth)
+        self.metrics.shared.values = {name: float(value) for name, value in shared.items()}
+
+
+def _entries(response: list | None) -> list:
+    """[(entry id, fields)] from an XREADGROUP answer for our one stream."""
+    return list(response[0][1]) if response else []
+
+
+def _job_field(fields: dict | None) -> str | None:
+    return fields.get("job") if fields else None
+
+
+def _parse(raw: str) -> Job | None:
+    try:
+        return Job.model_validate_json(raw)
+    except ValidationError:
+        return None
+
+
+def _job_id(raw: str | None) -> str | None:
+    """The id of a job that does not validate, so its requester still hears back."""
+    try:
+        job_id = json.loads(raw or "").get("id")
+    except (ValueError, AttributeError):
+        return None
+    return job_id if isinstance(job_id, str) and 0 < len(job_id) <= 64 else None
+
+
+def _log_request(job: Job, status: str, now: float) -> None:
+    log.info(
+        "event=request id=%s form=%s n=%d fresh=%s status=%s age_ms=%.0f",
+        job.id,
+        job.request.form,
+        job.request.n,
+        job.fresh,
+        status,
+        (now - job.created) * 1000,
+    )
+
+
+# --- the process --------------------------------------------------------------------------
+
+
+async def serve_worker(
+    url: str, generate_batch: GenerateBatch, model_version: str, settings: WorkerSettings
+) -> None:
+    """Run one worker until SIGTERM/SIGINT, with metrics when a port is configured."""
+    redis = connect(url)
+    worker = Worker(redis, generate_batch, model_version, settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stop)
+    server = None
+    if settings.metrics_port is not None:
+        server = serve(worker.metrics, settings.metrics_port, worker.healthy)
+    try:
+        await worker.run()
+    finally:
+        if server is not None:
+            server.shutdown()
+        await redis.aclose()
+
+
+def run(settings: WorkerSettings) -> int:
+    """`yinshi worker`: load the model once, then serve until stopped."""
+    import torch
+
+    from model.generation import load_generator
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    device = settings.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    generator = load_generator(settings.model_dir, device=device)
+    url = redis_url(settings)
+    asyncio.run(serve_worker(url, generator.generate, generator.model_version, settings))
+    return 0

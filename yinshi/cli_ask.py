@@ -1,0 +1,66 @@
+"""`yinshi ask`: one poem request through the queue, printed like `yinshi poem` prints.
+
+The same request a bot sends, so it checks a deployment end to end from a shell: Redis at
+``REDIS_URL`` (or the embedded one), a running `yinshi worker`, the cache.
+"""
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    ask = commands.add_parser(
+        "ask",
+        help="经队列请工作进程作诗 / ask the workers for a poem through the Redis queue",
+        description="把请求放入 Redis 队列，等工作进程（yinshi worker）作答。 Send one request "
+        "through the queue (REDIS_URL, or the embedded Redis) and print the answer.",
+    )
+    ask.add_argument("topic", metavar="TOPIC", help="题目, e.g. 春江")
+    ask.add_argument("--form", default="七绝", help="五绝 七绝 五律 七律, a 词牌, or free")
+    ask.add_argument("--acrostic", help="藏头: one head character per line")
+    ask.add_argument("--first-line", help="续写: the poem starts with this line")
+    ask.add_argument("--n", type=int, default=1, help="poems wanted (1–8)")
+    ask.add_argument("--seed", type=int)
+    ask.add_argument("--scheme", choices=("pingshui", "xinyun"), default="pingshui")
+    ask.add_argument("--timeout", type=float, help="seconds to wait (YINSHI_TIMEOUT_S, 60)")
+    ask.add_argument("--fresh", action="store_true", help="a new poem, not one from the cache")
+    ask.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    ask.set_defaults(func=_ask)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from model.cli import print_poems
+    from yinshi.errors import ServiceError, UserError
+    from yinshi.protocol import PoemRequest
+    from yinshi.settings import ClientSettings
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise UserError("--timeout 须为正数 / must be positive")
+    fields = ("topic", "form", "acrostic", "first_line", "n", "seed", "scheme")
+    try:
+        request = PoemRequest(**{name: getattr(args, name) for name in fields})
+        settings = ClientSettings()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise UserError(f"请求有误 (bad {where}: {problem['msg']})") from None
+    try:
+        result = asyncio.run(_send(settings, request, args.timeout, args.fresh))
+    except ServiceError as error:
+        raise UserError(str(error)) from None
+    return print_poems(result, args.as_json)
+
+
+async def _send(settings, request, timeout: float | None, fresh: bool):
+    from yinshi.client import PoetClient
+    from yinshi.connection import connect, redis_url
+
+    redis = connect(redis_url(settings))
+    try:
+        client = PoetClient(redis, timeout_s=settings.timeout_s, max_queue=settings.max_queue)
+        return await client.generate(request, timeout=timeout, fresh=fresh)
+    finally:
+        await redis.aclose()

@@ -1,0 +1,67 @@
+"""The queue's and the cache's Redis keys: name, type, who writes each and how long it lives.
+
+Nothing else builds these key strings. Everything lives under ``yinshi:`` so one Redis can be shared
+with other applications and inspected with ``redis-cli --scan --pattern 'yinshi:*'``.
+
+``yinshi:requests``
+    Stream, field ``job`` = Job JSON. Client XADDs (``MAXLEN ~ REQUESTS_MAXLEN``); the worker
+    XACKs and XDELs an entry once answered. Consumer group ``workers``, created by workers.
+``yinshi:dead``
+    Stream, fields ``job`` ``reason`` ``deliveries`` ``worker``. Worker; ``MAXLEN ~ DEAD_MAXLEN``.
+``yinshi:reply:{id}``
+    List holding one Reply JSON. Worker RPUSHes, the requester BLPOPs; ``REPLY_TTL_S``.
+``yinshi:answered:{id}``
+    String, the answering worker's name. Worker ``SET NX``; ``ANSWERED_TTL_S``.
+``yinshi:model_version``
+    String. Each worker sets it on start; no TTL.
+``yinshi:cache:{version}:{hash}``
+    List of at most 8 Poem JSON. Workers add, clients rotate (LMOVE); ``CACHE_TTL_S`` from the
+    last add.
+``yinshi:stats``
+    Hash of counters (``cache_hit``, ``cache_miss``). Clients HINCRBY, workers export; no TTL.
+
+The bot's own keys (``yinshi:bot:…``) are in ``bot/keys.py``.
+"""
+
+REQUESTS = "yinshi:requests"
+"""The job queue. Acked entries are deleted, so XLEN is the backlog (waiting + in progress)."""
+
+WORKERS_GROUP = "workers"
+"""The consumer group every worker reads REQUESTS through; each entry goes to one worker."""
+
+REQUESTS_MAXLEN = 100_000
+"""A safety net far above any sane queue limit: the client refuses work (Busy) long before."""
+
+DEAD = "yinshi:dead"
+"""Jobs that failed too often or could not be read, kept for a person to look at."""
+
+DEAD_MAXLEN = 10_000
+
+REPLY_TTL_S = 60
+"""The requester is already waiting when the reply lands; a reply nobody takes is garbage."""
+
+ANSWERED_TTL_S = 3600
+"""Must outlive any re-delivery of the job (claim idle bound × max deliveries), so a re-run
+never answers twice."""
+
+MODEL_VERSION = "yinshi:model_version"
+"""The version of the model the workers serve; clients key the cache with it."""
+
+CACHE_TTL_S = 24 * 3600
+"""A day: popular topics stay warm, a pool for a topic nobody asks again goes away."""
+
+STATS = "yinshi:stats"
+"""Counters shared by every client; the worker exports them as metrics."""
+
+
+def reply(job_id: str) -> str:
+    return f"yinshi:reply:{job_id}"
+
+
+def answered(job_id: str) -> str:
+    return f"yinshi:answered:{job_id}"
+
+
+def cache_pool(model_version: str, request_hash: str) -> str:
+    """The version is part of the key, so poems of an old model are never served by a new one."""
+    return f"yinshi:cache:{model_version}:{request_hash}"
