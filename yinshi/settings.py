@@ -1,8 +1,9 @@
 """Settings of the processes that talk to the queue, read from the environment.
 
 Defaults work on a laptop: with no ``REDIS_URL`` an embedded Redis is started under the data
-dir. Environment names are the field names upper-cased with the ``YINSHI_`` prefix, except
-``REDIS_URL`` (the name every Redis tool knows):
+dir. Values come from the environment, then from ``.env`` in the working directory (see
+``.env.example``). Environment names are the field names upper-cased with the ``YINSHI_``
+prefix, except ``REDIS_URL`` (the name every Redis tool knows):
 
 All processes:
     ``REDIS_URL``: ``redis://host:6379/0`` or ``unix:///path.sock``; unset = embedded Redis.
@@ -37,7 +38,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class QueueSettings(BaseSettings):
     """What every process on the queue needs to find it."""
 
-    model_config = SettingsConfigDict(env_prefix="YINSHI_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="YINSHI_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     data_dir: Path = Path("data")
