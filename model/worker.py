@@ -477,6 +477,8 @@ def run(settings: WorkerSettings) -> int:
     from model.generation import load_generator
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     device = settings.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

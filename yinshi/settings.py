@@ -16,7 +16,7 @@ Worker:
     ``YINSHI_MAX_BATCH``, ``YINSHI_MAX_WAIT_MS``: dynamic batching.
     ``YINSHI_CLAIM_IDLE_MS``, ``YINSHI_CLAIM_EVERY_MS``, ``YINSHI_MAX_DELIVERIES``: recovery.
     ``YINSHI_METRICS_PORT``: Prometheus ``/metrics`` and ``/healthz``; unset = off.
-    ``YINSHI_MODEL_DIR``, ``YINSHI_DEVICE``: which checkpoint, on what.
+    ``YINSHI_MODEL_DIR``, ``YINSHI_DEVICE``, ``YINSHI_THREADS``: which checkpoint, on what.
 Bot:
     ``TELEGRAM_BOT_TOKEN``: from @BotFather.
     ``YINSHI_BOT_BASE_URL``: Bot API server (``https://api.telegram.org/bot``; a local or fake
@@ -68,6 +68,9 @@ class WorkerSettings(QueueSettings):
     metrics_port: int | None = None
     model_dir: Path | None = None
     device: Literal["auto", "cuda", "cpu"] = "auto"
+    threads: int | None = Field(
+        default=None, ge=1, description="torch CPU threads; 1 wins when the cores are shared"
+    )
 
 
 class BotSettings(ClientSettings):

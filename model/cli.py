@@ -1,0 +1,185 @@
+"""Sub-commands of the model side: `analyze` (the 格律 engine on a poem from the command line)."""
+
+import argparse
+import json
+import sys
+
+from model.prosody import Analysis
+from model.prosody.schemes import SCHEMES
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    analyze = commands.add_parser(
+        "analyze",
+        help="检查一首诗的格律 / check a poem's tones, rhyme and form",
+        description="标出每字平仄，检查近体诗或词牌的格律。 Mark each character's tone and "
+        "check the rules of regular verse or a ci tune.",
+    )
+    analyze.add_argument("text", metavar="TEXT", help="the poem; - reads it from standard input")
+    analyze.add_argument(
+        "--form", help="五绝 七绝 五律 七律 … or a 词牌 name (default: from the poem's shape)"
+    )
+    analyze.add_argument(
+        "--scheme", choices=SCHEMES, default="pingshui", help="pingshui 平水韵 or xinyun 中华新韵"
+    )
+    analyze.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    analyze.set_defaults(func=_analyze)
+
+    poem = commands.add_parser(
+        "poem",
+        help="作诗 / write poems that keep their form's tones and rhymes",
+        description="按体裁、藏头或首句作诗，平仄押韵皆合格律。 Write regular verse or a ci "
+        "whose tones and rhymes are right by construction.",
+    )
+    poem.add_argument("topic", metavar="TOPIC", help="题目 / title or theme, e.g. 春江")
+    poem.add_argument("--form", default="七绝", help="五绝 七绝 五律 七律, a 词牌, or free")
+    poem.add_argument("--acrostic", help="藏头：每句首字 / one head character per line")
+    poem.add_argument("--first-line", help="续写：诗以此句开头 / the poem starts with this line")
+    poem.add_argument("--n", type=int, default=1, help="how many poems (1-8, default 1)")
+    poem.add_argument("--model", dest="model_dir", help="checkpoint dir (default: the shipped one)")
+    poem.add_argument("--seed", type=int, help="same seed, same poems")
+    poem.add_argument(
+        "--scheme", choices=SCHEMES, default="pingshui", help="pingshui 平水韵 or xinyun 中华新韵"
+    )
+    poem.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    poem.set_defaults(func=_poem)
+
+    worker = commands.add_parser(
+        "worker",
+        help="生成工作进程 / serve poem requests from the Redis queue",
+        description="从 Redis 队列取请求，成批作诗。 Read requests from the Redis queue and "
+        "answer them in batches. Settings also come from the environment (REDIS_URL, "
+        "YINSHI_*: see yinshi/settings.py); flags win.",
+    )
+    worker.add_argument("--device", choices=("auto", "cuda", "cpu"), help="default: auto")
+    worker.add_argument("--max-batch", type=int, help="requests per generation call (32)")
+    worker.add_argument("--max-wait-ms", type=int, help="wait to fill a batch (20)")
+    worker.add_argument("--model", dest="model_dir", help="checkpoint dir (the shipped one)")
+    worker.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz")
+    worker.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    worker.set_defaults(func=_worker)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    return print_analysis(text, args.form, args.scheme, args.as_json)
+
+
+def _poem(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from model.checkpoint import resolve
+    from yinshi.errors import UserError
+    from yinshi.protocol import PoemRequest
+
+    fields = {
+        "topic": args.topic,
+        "form": args.form,
+        "acrostic": args.acrostic,
+        "first_line": args.first_line,
+        "n": args.n,
+        "seed": args.seed,
+        "scheme": args.scheme,
+    }
+    given = {name: value for name, value in fields.items() if value is not None}
+    try:
+        request = PoemRequest(**given)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise UserError(f"请求有误 (bad request {where}: {problem['msg']})") from None
+    try:
+        resolve(args.model_dir)
+    except UserError as error:
+        if args.model_dir:
+            raise
+        hint = "请先运行 make model 或用 --model 指定 / run `make model`"
+        raise UserError(f"{error}；{hint}") from None
+
+    from transformers.utils import logging as transformers_logging
+
+    from model.generation import load_generator
+
+    transformers_logging.disable_progress_bar()  # stderr is for the one-line error
+    result = load_generator(args.model_dir).generate([request])[0]
+    if isinstance(result, Exception):
+        raise UserError(str(result))
+    return print_poems(result, args.as_json)
+
+
+def print_poems(result, as_json: bool) -> int:
+    """How `yinshi poem` and `yinshi ask` show a PoemResult: readable, or a JSON list."""
+    if as_json:
+        poems = [poem.model_dump() for poem in result.poems]
+        print(json.dumps(poems, ensure_ascii=False, indent=2))
+    else:
+        print("\n\n".join(format_poem(poem) for poem in result.poems))
+    return 0
+
+
+def format_poem(poem) -> str:
+    """Title, the lines, then what it is: form, template, rhyme group, whether it conforms."""
+    kind = f"词 · {poem.tune}" if poem.tune else poem.form
+    rhyme = poem.analysis.get("rhyme_group_name") or poem.rhyme_group
+    meta = " · ".join(part for part in (kind, poem.template, rhyme) if part)
+    verdict = "合律 ✓" if poem.conforms else "不拘格律"
+    return "\n".join([poem.title, *poem.lines, f"（{meta} · {verdict} · score {poem.score:.2f}）"])
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from model.worker import run
+    from yinshi.errors import UserError
+    from yinshi.settings import WorkerSettings
+
+    flags = ("device", "max_batch", "max_wait_ms", "model_dir", "metrics_port", "threads")
+    overrides = {name: getattr(args, name) for name in flags if getattr(args, name) is not None}
+    try:
+        settings = WorkerSettings(**overrides)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise UserError(f"设置有误 (bad setting {where}: {problem['msg']})") from None
+    return run(settings)
+
+
+def print_analysis(text: str, form: str | None, scheme: str, as_json: bool) -> int:
+    """Analyse and print; bad input raises `ProsodyInputError` (a UserError, one line, exit 2).
+
+    Exit status 0 whether or not the poem conforms: the analysis itself succeeded.
+    """
+    from model.prosody import analyze
+
+    result = analyze(text, form=form, scheme=scheme)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_analysis(result))
+    return 0
+
+
+def format_analysis(result: Analysis) -> str:
+    """The poem with its tone marks under each line, what it was checked as, and its faults."""
+    from model.prosody import get_scheme
+
+    rows = []
+    for line, marks in zip(result.lines, result.marks, strict=True):
+        rows += [line, marks]
+    rows.append("○ 平  ● 仄  ⊙ 可平可仄  ? 韵书未收")
+    rows.append("")
+    scheme = get_scheme(result.scheme).title
+    if result.rules == "none":
+        rows.append(f"体裁：{result.form}（不拘格律，仅标平仄；{scheme}）")
+        return "\n".join(rows)
+    kind = f"词 · {result.tune}" if result.tune else result.form
+    rows.append(f"体裁：{kind}" + (f"（{result.template}）" if result.template else ""))
+    if result.rhyme_group_name:
+        rows.append(f"韵部：{result.rhyme_group_name}（{scheme}）")
+    errors = [v for v in result.violations if v.severity == "error"]
+    rows.append("合律 ✓" if result.conforms else f"不合律：{len(errors)} 处")
+    for v in result.violations:
+        where = "全篇" if v.line == 0 else f"第{v.line}句" + (f"第{v.pos}字" if v.pos else "")
+        label = "提示" if v.severity == "warning" else "出律"
+        rows.append(f"  {label} {where}：{v.message}")
+    return "\n".join(rows)

@@ -1,0 +1,285 @@
+"""`generate`: a batch of poem requests in, a result or a `FormError` per request out.
+
+Per request: plan its layouts (refusing the impossible with a FormError), sample
+`n * OVERSAMPLE` candidates, each with a layout drawn by the request's seed, decode all
+candidates of the batch together (one decode per rhyme scheme), rank them by `score`, and
+keep the best `n` that the analyser confirms. A candidate the analyser rejects is a bug in
+the constraints: it is logged, counted in the stats and passed over (another round decodes
+more if a request is short), never returned.
+"""
+
+import hashlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.checkpoint import load_checkpoint
+from model.prosody import analyze
+from yinshi.protocol import Poem, PoemRequest, PoemResult
+
+from .constraints import Constraints, render
+from .copies import FILE_NAME, LineSet
+from .decode import Row, decode
+from .errors import FormError, GenerationError
+from .plan import Layout, choose, plan
+from .vocab import VocabTables, build_tables
+
+log = logging.getLogger("yinshi.generation")
+
+OVERSAMPLE = 2
+"""Candidates per wanted poem; the best by score are returned."""
+MAX_ROWS = 128
+"""Candidates decoded together at most: the KV cache grows with rows × length (a GPU can take
+many more: pass `max_rows`)."""
+ROUNDS = 3
+"""Decoding rounds for requests still short of poems (failed or rejected candidates)."""
+STAT_KEYS = (
+    "candidates",
+    "resampled",
+    "rejected_copies",
+    "rejected_repeats",
+    "dead_ends",
+    "nonconforming",
+    "replans",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One decoded poem, as a score function sees it."""
+
+    request: PoemRequest
+    layout: Layout
+    lines: list[str]
+    logprob: float
+    sampled: int
+
+
+Score = Callable[[Candidate], float]
+
+
+def mean_logprob(candidate: Candidate) -> float:
+    """The model's mean log-probability per sampled token: higher reads more fluent."""
+    return candidate.logprob / max(candidate.sampled, 1)
+
+
+class Generator:
+    """A loaded model with everything derived from it, built once per process."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        model_version: str,
+        copies: LineSet | None = None,
+        max_rows: int = MAX_ROWS,
+    ):
+        self.model = model
+        self.max_rows = max_rows
+        self.tokenizer = tokenizer
+        self.model_version = model_version
+        self.copies = copies
+        self.tune_tokens = frozenset(
+            token[1:-1] for token in tokenizer.get_vocab() if token[:1] == "<" and token[-1:] == ">"
+        )
+        """Names inside every control token: the 词牌 among them have their own token."""
+        self.max_positions = model.config.n_positions
+        self._tables: dict[str, VocabTables] = {}
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of prompts (control tokens included in the text, none added)."""
+        encoded = self.tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+        return [e.ids for e in encoded]
+
+    def tables(self, scheme: str) -> VocabTables:
+        if scheme not in self._tables:
+            self._tables[scheme] = build_tables(self.tokenizer, scheme).to(self.model.device)
+        return self._tables[scheme]
+
+    def generate(
+        self, requests: Sequence[PoemRequest], score: Score = mean_logprob
+    ) -> list[PoemResult | FormError | GenerationError]:
+        return generate(requests, self, score)
+
+
+def load_generator(model_dir: str | Path | None = None, device: str = "cpu") -> Generator:
+    """Load a checkpoint (the shipped one by default) and its training-line set, if shipped."""
+    checkpoint = load_checkpoint(model_dir, device=device)
+    lines_path = checkpoint.path / FILE_NAME
+    copies = LineSet.load(lines_path) if lines_path.is_file() else None
+    if copies is None:
+        log.info("event=no_line_set path=%s copies_not_checked=1", lines_path)
+    return Generator(checkpoint.model, checkpoint.tokenizer, model_version(checkpoint.path), copies)
+
+
+def model_version(path: Path) -> str:
+    """The dir name and a digest of the weights: a retrained model never hits an old cache."""
+    weights = path / "model.safetensors"
+    source = weights if weights.is_file() else path / "config.json"
+    digest = hashlib.sha256()
+    with source.open("rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{path.name}-{digest.hexdigest()[:12]}"
+
+
+@dataclass
+class _Slot:
+    """One request's progress through the rounds."""
+
+    request: PoemRequest
+    layouts: list[Layout]
+    rng: random.Random
+    found: list[Poem]
+    stats: dict[str, int]
+
+    def accept(self, candidates: list[tuple[float, Candidate]], scheme: str) -> None:
+        """Take the best candidates, best first, until `n` poems pass the 格律 check.
+
+        Only those are analysed: the rest are never shown, and every one that is checked
+        should pass (a failure is a bug in the constraints, logged and skipped).
+        """
+        for value, candidate in sorted(candidates, key=lambda item: -item[0]):
+            if len(self.found) == self.request.n:
+                return
+            poem = _poem(self.request, candidate.layout, candidate.lines, scheme, value)
+            if poem is None:
+                self.stats["nonconforming"] += 1
+                form, text = candidate.layout.form, "".join(candidate.lines)
+                log.error("event=nonconforming form=%s lines=%s", form, text)
+                continue
+            self.found.append(poem)
+
+
+def generate(
+    requests: Sequence[PoemRequest], generator: Generator, score: Score = mean_logprob
+) -> list[PoemResult | FormError | GenerationError]:
+    """Answer every request; a request that cannot be met gets its FormError in its place."""
+    started = time.perf_counter()
+    answers: list = [None] * len(requests)
+    planned: dict[int, list[Layout]] = {}
+    for i, request in enumerate(requests):
+        try:
+            planned[i] = plan(request, generator.tables(request.scheme), generator.tune_tokens)
+        except FormError as error:
+            answers[i] = error
+    prompts = sorted({layout.prompt for layouts in planned.values() for layout in layouts})
+    prompt_ids = dict(zip(prompts, generator.encode(prompts), strict=True))
+    slots: dict[int, _Slot] = {}
+    for i, layouts in planned.items():
+        request = requests[i]
+        try:
+            _check_length(layouts, prompt_ids, generator.max_positions)
+        except FormError as error:
+            answers[i] = error
+            continue
+        seed = request.seed if request.seed is not None else secrets.randbits(64)
+        slots[i] = _Slot(request, layouts, random.Random(seed), [], dict.fromkeys(STAT_KEYS, 0))
+
+    for round_number in range(ROUNDS):
+        wanted = {
+            i: (slot.request.n - len(slot.found)) * OVERSAMPLE
+            for i, slot in slots.items()
+            if len(slot.found) < slot.request.n
+        }
+        if not wanted:
+            break
+        for scheme in sorted({slots[i].request.scheme for i in wanted}):
+            jobs = [
+                (i, choose(slots[i].layouts, slots[i].rng), slots[i].rng.getrandbits(63))
+                for i, count in wanted.items()
+                if slots[i].request.scheme == scheme
+                for _ in range(count)
+            ]
+            for i, _, _ in jobs:
+                slots[i].stats["candidates"] += 1
+                slots[i].stats["replans"] += round_number > 0
+            for i, candidates in _decode_jobs(jobs, slots, prompt_ids, generator, score).items():
+                slots[i].accept(candidates, scheme)
+
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    for i, slot in slots.items():
+        if not slot.found:
+            answers[i] = GenerationError(f"未能写成合律的诗，请重试 / no valid poem ({slot.stats})")
+            continue
+        answers[i] = PoemResult(
+            poems=slot.found,
+            model_version=generator.model_version,
+            timing_ms=round(elapsed_ms, 1),
+            stats=slot.stats,
+        )
+    return answers
+
+
+def _steps(layout: Layout) -> int:
+    """Body tokens of a layout: every character, every mark, <eos>."""
+    return sum(spec.length + 1 for spec in layout.lines) + 1
+
+
+def _check_length(layouts: list[Layout], prompt_ids: dict[str, list[int]], limit: int) -> None:
+    for layout in layouts:
+        total = len(prompt_ids[layout.prompt]) + _steps(layout)
+        if total > limit:
+            raise FormError(
+                f"此体太长，模型写不下（{total} > {limit} 字） / too long for the model"
+            )
+
+
+def _decode_jobs(
+    jobs, slots: dict[int, _Slot], prompt_ids, generator: Generator, score
+) -> dict[int, list[tuple[float, Candidate]]]:
+    """Decode in chunks of at most `max_rows`, similar lengths together: scored candidates."""
+    jobs = sorted(jobs, key=lambda job: (_steps(job[1]), len(prompt_ids[job[1].prompt])))
+    found: dict[int, list[tuple[float, Candidate]]] = {}
+    for start in range(0, len(jobs), generator.max_rows):
+        chunk = jobs[start : start + generator.max_rows]
+        for i, candidate in _decode_chunk(chunk, slots, prompt_ids, generator):
+            found.setdefault(i, []).append((score(candidate), candidate))
+    return found
+
+
+def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generator):
+    """(request index, candidate) for every row that decoded to the end."""
+    scheme = slots[jobs[0][0]].request.scheme
+    tables = generator.tables(scheme)
+    layouts = [layout for _, layout, _ in jobs]
+    rows = []
+    for i, layout, seed in jobs:
+        request = slots[i].request
+        prompt = prompt_ids[layout.prompt]
+        rows.append(Row(prompt, _steps(layout), request.temperature, request.top_p, seed))
+    constraints = Constraints(tables, layouts, generator.copies, generator.tokenizer.unk_token_id)
+    decoded = decode(generator.model, rows, constraints, pad_id=generator.tokenizer.pad_token_id)
+    for (i, layout, _), result in zip(jobs, decoded, strict=True):
+        stats = slots[i].stats
+        stats["resampled"] += result.resampled
+        stats["rejected_copies"] += result.copies
+        stats["rejected_repeats"] += result.repeats
+        if result.failed:
+            stats["dead_ends"] += 1
+            continue
+        lines = render(layout, result.tokens, tables)
+        yield i, Candidate(slots[i].request, layout, lines, result.logprob, result.sampled)
+
+
+def _poem(request, layout: Layout, lines: list[str], scheme: str, score: float) -> Poem | None:
+    """The poem with its analysis, or None if it breaks what the request promised."""
+    analysis = analyze("".join(lines), form=layout.form, scheme=scheme)
+    shape_ok = not any(v.kind in ("lines", "length") for v in analysis.violations)
+    if not shape_ok or (request.strict and not analysis.conforms):
+        return None
+    return Poem(
+        title=request.topic.strip(),
+        lines=lines,
+        form="词" if layout.tune else layout.form,
+        tune=layout.tune,
+        template=analysis.template,
+        rhyme_group=analysis.rhyme_group,
+        conforms=analysis.conforms,
+        analysis=analysis.to_dict(),
+        score=round(score, 4),
+    )
