@@ -1,0 +1,234 @@
+"""Load on the whole bot path: N simulated users → fake Bot API → bot → Redis → one CPU worker.
+
+Each user sends `/poem <topic>` and waits for the bot's final reply (the placeholder edited
+into a poem or an error) before the next; topics repeat across users, so part of the answers
+come from the cache. Prints one JSON object: sustained requests/s, p50/p95 from the user's
+message to the poem, the time to the bot's first message (the placeholder), the cache-hit
+share, error replies (Busy, Timeout …), and requests that got no final reply at all (`lost`,
+must be 0).
+
+    python bench/bot_load.py --users 20 --requests 5
+
+The worker is `yinshi worker` in its own process with one torch thread (on 2 cores: one for
+the model, one for the bot and this harness), on the shipped model (model/weights/small), or,
+if that is absent, on a random-weight model of the `small` preset built for the run.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.fake_api import FakeBotAPI  # noqa: E402
+from model.checkpoint import DEFAULT_DIR  # noqa: E402
+from yinshi import keys  # noqa: E402
+from yinshi.connection import connect  # noqa: E402
+from yinshi.embedded_redis import server_binary  # noqa: E402
+from yinshi.settings import BotSettings  # noqa: E402
+
+TOPICS = [
+    "春江", "秋夜", "明月", "登高", "梅", "雪", "柳", "边塞", "思乡", "夜雨",
+    "落花", "山居", "江村", "送别", "月夜", "荷塘", "秋山", "寒江", "春雨", "晚晴",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    binary = shutil.which("redis-server") or server_binary()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
+        stdout=subprocess.DEVNULL,
+    )
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+def model_dir(work: Path) -> Path:
+    """The shipped checkpoint, or a random-weight `small` one made for this run."""
+    if (DEFAULT_DIR / "config.json").is_file():
+        return DEFAULT_DIR
+    return random_checkpoint(work)
+
+
+def random_checkpoint(work: Path) -> Path:
+    """A `small`-preset GPT-2 with random weights over the test fixture corpus's characters:
+    the words are nonsense, but the work per poem (layers, width, constrained decoding) is the
+    shipped model's."""
+    from training.corpus.prepare import prepare
+    from training.lm.presets import PRESETS, new_model
+    from training.lm.tokenizer import build_tokenizer
+
+    corpus, out = work / "corpus", work / "random-small"
+    prepare(ROOT / "tests" / "fixtures" / "chinese-poetry" / "package", corpus, 1, False)
+    with (corpus / "train.jsonl").open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    tokenizer = build_tokenizer(records, min_char_count=1)
+    new_model(PRESETS["small"], tokenizer, seed=0).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def start_worker(redis_url: str, checkpoint: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_URL": redis_url, "YINSHI_MODEL_DIR": str(checkpoint)}
+    env["YINSHI_DEVICE"] = "cpu"
+    env["OMP_NUM_THREADS"] = "1"  # one core for the model, one for the bot (and this harness)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "yinshi.cli", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def replies_to(fake: FakeBotAPI, chat_id: int, asked: int) -> list[dict]:
+    return [
+        message
+        for message in fake.bot_messages(chat_id)
+        if (message.get("reply_to_message") or {}).get("message_id") == asked
+    ]
+
+
+def final_reply(fake: FakeBotAPI, chat_id: int, asked: int) -> dict | None:
+    """The bot's last word on the user's message: a placeholder that was edited, or a
+    direct answer (a limit or input error)."""
+    for message in replies_to(fake, chat_id, asked):
+        if message.get("edit_date") or not message["text"].startswith("✍️"):
+            return message
+    return None
+
+
+async def user(
+    fake: FakeBotAPI, user_id: int, requests: int, rng: random.Random, timeout: float
+) -> list[tuple[float, float, bool] | None]:
+    """Per request: (seconds to the bot's first message, seconds to its final reply, whether
+    that was a poem); None when the bot never gave a final reply (a lost update)."""
+    timings: list[tuple[float, float, bool] | None] = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        asked = fake.send(f"/poem {rng.choice(TOPICS)}", user_id=user_id)["message_id"]
+        try:
+            await fake.wait_for(lambda a=asked: replies_to(fake, user_id, a), timeout)
+            first = time.perf_counter() - started
+            reply = await fake.wait_for(lambda a=asked: final_reply(fake, user_id, a), timeout)
+        except TimeoutError:
+            timings.append(None)
+            continue
+        poem = "again:" in str(reply.get("reply_markup", ""))
+        timings.append((first, time.perf_counter() - started, poem))
+    return timings
+
+
+def percentile(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+async def run(args: argparse.Namespace, redis_url: str, worker: subprocess.Popen) -> dict:
+    redis = connect(redis_url)
+    async with asyncio.timeout(args.worker_start_s):
+        while await redis.get(keys.MODEL_VERSION) is None:
+            if worker.poll() is not None:
+                raise SystemExit(f"the worker exited ({worker.returncode}) before serving")
+            await asyncio.sleep(0.2)
+    fake = FakeBotAPI()
+    await fake.start()
+    settings = BotSettings(
+        TELEGRAM_BOT_TOKEN=fake.token,
+        REDIS_URL=redis_url,
+        timeout_s=args.timeout,
+        rate_per_minute=10_000,
+    )
+    application = build_application(
+        settings, connect(redis_url), base_url=fake.base_url, owns_redis=True
+    )
+    await start_polling(application, poll_timeout=1)
+    rng = random.Random(args.seed)
+    try:
+        started = time.perf_counter()
+        per_user = await asyncio.gather(
+            *(
+                user(fake, 10_000 + i, args.requests, random.Random(rng.random()), args.timeout + 5)
+                for i in range(args.users)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        await stop_polling(application)
+        await fake.stop()
+    stats = await redis.hgetall(keys.STATS)
+    version = await redis.get(keys.MODEL_VERSION)
+    await redis.aclose()
+    timings = [t for user_timings in per_user for t in user_timings]
+    answered = sorted(t[1] for t in timings if t is not None and t[2])
+    first = sorted(t[0] for t in timings if t is not None)
+    hits, misses = int(stats.get("cache_hit", 0)), int(stats.get("cache_miss", 0))
+    return {
+        "bench": "bot_load",
+        "model_version": version,
+        "users": args.users,
+        "requests": len(timings),
+        "answered": len(answered),
+        "error_replies": sum(1 for t in timings if t is not None and not t[2]),
+        "lost": timings.count(None),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(answered) / elapsed, 2),
+        "p50_s": round(percentile(answered, 50), 3) if answered else None,
+        "p95_s": round(percentile(answered, 95), 3) if answered else None,
+        "first_reply_p50_s": round(percentile(first, 50), 3) if first else None,
+        "cache_hit_share": round(hits / (hits + misses), 3) if hits + misses else None,
+        "updates_left_unread": fake.pending_updates,
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=5, help="per user, one after another")
+    parser.add_argument("--timeout", type=float, default=60.0, help="the bot's wait per poem")
+    parser.add_argument("--worker-start-s", type=float, default=300.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
+        checkpoint = model_dir(Path(work))
+        redis_process, redis_url = start_redis(Path(work))
+        log = Path(work) / "worker.log"
+        worker = start_worker(redis_url, checkpoint, log)
+        try:
+            result = asyncio.run(run(args, redis_url, worker))
+        except BaseException:
+            sys.stderr.write(log.read_text(errors="replace")[-3000:])
+            raise
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            redis_process.terminate()
+            redis_process.wait(10)
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Inline keyboard buttons: 🔄 换一首, 📜 格律, ✍️ 藏头, and the examples of /start."""
+
+from html import escape
+
+from telegram import ReplyParameters, Update
+from telegram.ext import ContextTypes
+
+from bot import render, texts
+from bot.commands import EXAMPLES, parse_command, write_and_reply
+from bot.parsing import InputError
+from bot.services import services
+from model.prosody import ProsodyInputError, analyze
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    action, _, argument = query.data.partition(":")
+    message = query.message
+    if message is None:  # a button on an inline-mode message: none of ours has one
+        await query.answer()
+        return
+    if action == render.ACROSTIC:
+        await query.answer(texts.ACROSTIC_HINT, show_alert=True)
+        return
+    if action == render.EXAMPLE:
+        await query.answer()
+        if not argument.isdigit() or int(argument) >= len(EXAMPLES):
+            return  # a button from an older version of the bot
+        example = EXAMPLES[int(argument)]
+        try:
+            request = parse_command(example, services(context).catalog)
+        except InputError as error:
+            await context.bot.send_message(message.chat.id, str(error))
+            return
+        await write_and_reply(
+            context, chat_id=message.chat.id, user_id=query.from_user.id, request=request
+        )
+        return
+    record = await services(context).records.load(argument)
+    if record is None:
+        await query.answer(texts.POEM_EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    if action == render.AGAIN:
+        await write_and_reply(
+            context,
+            chat_id=message.chat.id,
+            user_id=query.from_user.id,
+            request=record.request,
+            fresh=True,
+            reply_to=message.message_id,
+        )
+    elif action == render.ANALYZE:
+        try:
+            reply = render.analysis_html(
+                analyze(render.poem_text(record.poem), form=record.request.form)
+            )
+        except ProsodyInputError as error:
+            reply = escape(str(error))
+        await context.bot.send_message(
+            message.chat.id,
+            reply,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+        )

@@ -1,0 +1,36 @@
+"""The Redis keys the bot owns: their names, types and lifetimes. Nothing else builds them.
+
+yinshi:bot:poem:{id}              string, JSON PoemRecord, POEM_TTL — what a poem's buttons need
+yinshi:bot:daily                  hash, chat id → JSON Subscription — survives restarts
+yinshi:bot:daily:sent:{chat}:{d}  string, the replica that claimed the post, CLAIM_TTL
+yinshi:bot:rate:{user}:{minute}   string counter, RATE_TTL — requests in that minute
+yinshi:bot:busy:{user}            string, BUSY_TTL at most — a poem of this user is in flight
+"""
+
+PREFIX = "yinshi:bot"
+
+POEM_TTL = 2 * 24 * 3600
+"""Buttons on a poem older than this answer that the record has expired."""
+CLAIM_TTL = 3 * 24 * 3600
+"""Longer than any clock skew or restart between two replicas posting the same day."""
+RATE_TTL = 120
+
+
+def poem(record_id: str) -> str:
+    return f"{PREFIX}:poem:{record_id}"
+
+
+def subscriptions() -> str:
+    return f"{PREFIX}:daily"
+
+
+def daily_claim(chat_id: int, day: str) -> str:
+    return f"{PREFIX}:daily:sent:{chat_id}:{day}"
+
+
+def rate(user_id: int, minute: int) -> str:
+    return f"{PREFIX}:rate:{user_id}:{minute}"
+
+
+def busy(user_id: int) -> str:
+    return f"{PREFIX}:busy:{user_id}"

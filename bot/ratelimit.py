@@ -1,0 +1,85 @@
+"""Per-user limits, in Redis so that every bot replica counts the same requests.
+
+Two limits: a number of poem requests per minute (checked for every costly update by a
+TypeHandler in group -1, before any handler runs), and one poem in flight per user (claimed
+by the code that waits for the poem, since only it knows when the wait ends).
+"""
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import uuid4
+
+from redis.asyncio import Redis
+from telegram import Update
+
+from bot import keys
+
+COSTLY_COMMANDS = ("poem", "acrostic", "continue")
+COSTLY_BUTTONS = ("again:", "example:")
+
+# Delete the claim only if it is still ours: after a TTL expiry it may belong to a newer request.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class AlreadyWriting(Exception):
+    """This user's previous poem is still being written."""
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, per_minute: int, busy_ttl_s: float) -> None:
+        self.redis = redis
+        self.per_minute = per_minute
+        self.busy_ttl_s = busy_ttl_s
+        self._release = redis.register_script(_RELEASE)
+
+    async def allow(self, user_id: int) -> bool:
+        """Count one request; False once the user is over the limit for this minute."""
+        key = keys.rate(user_id, int(time.time() // 60))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, keys.RATE_TTL)
+            count, _ = await pipe.execute()
+        return count <= self.per_minute
+
+    @asynccontextmanager
+    async def one_at_a_time(self, user_id: int) -> AsyncIterator[None]:
+        """Hold the user's in-flight claim for the block; raise AlreadyWriting if taken."""
+        key, token = keys.busy(user_id), uuid4().hex
+        if not await self.redis.set(key, token, nx=True, ex=max(1, round(self.busy_ttl_s))):
+            raise AlreadyWriting
+        try:
+            yield
+        finally:
+            await self._release(keys=[key], args=[token])
+
+
+def is_costly(update: Update, bot_id: int) -> bool:
+    """Does this update ask for a poem? Only those count against the limit."""
+    if update.inline_query:
+        return bool(update.inline_query.query.strip())
+    if update.callback_query:
+        return (update.callback_query.data or "").startswith(COSTLY_BUTTONS)
+    message = update.message
+    if not message or not message.text:
+        return False
+    if message.text.startswith("/"):
+        command = message.text.split()[0][1:].split("@")[0].lower()
+        return command in COSTLY_COMMANDS
+    return is_topic_message(update, bot_id)
+
+
+def is_topic_message(update: Update, bot_id: int) -> bool:
+    """Plain text the bot takes as a topic: in a private chat, or a reply to the bot."""
+    message = update.message
+    if not message or not message.text or message.text.startswith("/"):
+        return False
+    if message.chat.type == "private":
+        return True
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
