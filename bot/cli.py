@@ -2,13 +2,8 @@
 
 import argparse
 
-DEMO_POEM = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
-
 
 def register(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="run the main job (for now: a 格律 analysis demo)")
-    run.set_defaults(func=_run)
-
     bot = commands.add_parser(
         "bot",
         help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN and a Redis with a worker)",
@@ -20,14 +15,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(a local Bot API server or the fake one); default: YINSHI_BOT_BASE_URL or Telegram",
     )
     bot.set_defaults(func=_bot)
-
-
-def _run(args: argparse.Namespace) -> int:
-    # Until the bot and the worker exist, the main job shows what the 格律 engine sees.
-    from model.cli import print_analysis
-
-    print_analysis(DEMO_POEM, form=None, scheme="pingshui", as_json=False)
-    return 0
 
 
 def _bot(args: argparse.Namespace) -> int:
