@@ -18,19 +18,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _bot(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from bot import texts
     from bot.app import build_application, configure_logging, run
     from yinshi.connection import connect, redis_url
     from yinshi.errors import UserError
+    from yinshi.request_args import validated
     from yinshi.settings import BotSettings
 
-    try:
-        settings = BotSettings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise UserError(f"bad setting {first['loc'][0]}: {first['msg']}") from None
+    settings = validated(BotSettings, "设置有误 bad setting")
     token = settings.telegram_bot_token
     if token is None or not token.get_secret_value():
         raise UserError(texts.NO_TOKEN)  # before an embedded Redis is started for nothing

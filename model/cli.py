@@ -6,6 +6,7 @@ import sys
 
 from model.prosody import Analysis
 from model.prosody.schemes import SCHEMES
+from yinshi.request_args import add_request_arguments, request_from_args, validated
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,17 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="按体裁、藏头或首句作诗，平仄押韵皆合格律。 Write regular verse or a ci "
         "whose tones and rhymes are right by construction.",
     )
-    poem.add_argument("topic", metavar="TOPIC", help="题目 / title or theme, e.g. 春江")
-    poem.add_argument("--form", default="七绝", help="五绝 七绝 五律 七律, a 词牌, or free")
-    poem.add_argument("--acrostic", help="藏头：每句首字 / one head character per line")
-    poem.add_argument("--first-line", help="续写：诗以此句开头 / the poem starts with this line")
-    poem.add_argument("--n", type=int, default=1, help="how many poems (1-8, default 1)")
+    add_request_arguments(poem)
     poem.add_argument("--model", dest="model_dir", help="checkpoint dir (default: the shipped one)")
-    poem.add_argument("--seed", type=int, help="same seed, same poems")
-    poem.add_argument(
-        "--scheme", choices=SCHEMES, default="pingshui", help="pingshui 平水韵 or xinyun 中华新韵"
-    )
-    poem.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
     poem.set_defaults(func=_poem)
 
     run = commands.add_parser(
@@ -95,28 +87,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _poem(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from model.checkpoint import resolve
     from yinshi.errors import UserError
-    from yinshi.protocol import PoemRequest
 
-    fields = {
-        "topic": args.topic,
-        "form": args.form,
-        "acrostic": args.acrostic,
-        "first_line": args.first_line,
-        "n": args.n,
-        "seed": args.seed,
-        "scheme": args.scheme,
-    }
-    given = {name: value for name, value in fields.items() if value is not None}
-    try:
-        request = PoemRequest(**given)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise UserError(f"请求有误 (bad request {where}: {problem['msg']})") from None
+    request = request_from_args(args)
     try:
         resolve(args.model_dir)
     except UserError as error:
@@ -156,21 +130,12 @@ def format_poem(poem) -> str:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from model.worker import run
-    from yinshi.errors import UserError
     from yinshi.settings import WorkerSettings
 
     flags = ("device", "max_batch", "max_wait_ms", "model_dir", "metrics_port", "threads")
     overrides = {name: getattr(args, name) for name in flags if getattr(args, name) is not None}
-    try:
-        settings = WorkerSettings(**overrides)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise UserError(f"设置有误 (bad setting {where}: {problem['msg']})") from None
-    return run(settings)
+    return run(validated(WorkerSettings, "设置有误 bad setting", **overrides))
 
 
 def print_analysis(text: str, form: str | None, scheme: str, as_json: bool) -> int:

@@ -6,6 +6,8 @@ The same request a bot sends, so it checks a deployment end to end from a shell:
 
 import argparse
 
+from yinshi.request_args import add_request_arguments, request_from_args, validated
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     ask = commands.add_parser(
@@ -14,39 +16,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="把请求放入 Redis 队列，等工作进程（yinshi worker）作答。 Send one request "
         "through the queue (REDIS_URL, or the embedded Redis) and print the answer.",
     )
-    ask.add_argument("topic", metavar="TOPIC", help="题目, e.g. 春江")
-    ask.add_argument("--form", default="七绝", help="五绝 七绝 五律 七律, a 词牌, or free")
-    ask.add_argument("--acrostic", help="藏头: one head character per line")
-    ask.add_argument("--first-line", help="续写: the poem starts with this line")
-    ask.add_argument("--n", type=int, default=1, help="poems wanted (1–8)")
-    ask.add_argument("--seed", type=int)
-    ask.add_argument("--scheme", choices=("pingshui", "xinyun"), default="pingshui")
+    add_request_arguments(ask)
     ask.add_argument("--timeout", type=float, help="seconds to wait (YINSHI_TIMEOUT_S, 60)")
     ask.add_argument("--fresh", action="store_true", help="a new poem, not one from the cache")
-    ask.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
     ask.set_defaults(func=_ask)
 
 
 def _ask(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pydantic import ValidationError
-
     from model.cli import print_poems
     from yinshi.errors import ServiceError, UserError
-    from yinshi.protocol import PoemRequest
     from yinshi.settings import ClientSettings
 
     if args.timeout is not None and args.timeout <= 0:
         raise UserError("--timeout 须为正数 / must be positive")
-    fields = ("topic", "form", "acrostic", "first_line", "n", "seed", "scheme")
-    try:
-        request = PoemRequest(**{name: getattr(args, name) for name in fields})
-        settings = ClientSettings()
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise UserError(f"请求有误 (bad {where}: {problem['msg']})") from None
+    request = request_from_args(args)
+    settings = validated(ClientSettings, "设置有误 bad setting")
     try:
         result = asyncio.run(_send(settings, request, args.timeout, args.fresh))
     except ServiceError as error:
