@@ -10,8 +10,8 @@ must be 0).
     python bench/bot_load.py --users 20 --requests 5
 
 The worker is `yinshi worker` in its own process with one torch thread (on 2 cores: one for
-the model, one for the bot and this harness), on the shipped model (model/weights/small), or,
-if that is absent, on a random-weight model of the `small` preset built for the run.
+the model, one for the bot and this harness), on the shipped model (model/weights/small) unless
+--model says otherwise.
 """
 
 import argparse
@@ -19,8 +19,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,59 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness import TOPICS, shipped_model, start_redis  # noqa: E402
+
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from bot.fake_api import FakeBotAPI  # noqa: E402
-from model.checkpoint import DEFAULT_DIR  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
-from yinshi.embedded_redis import server_binary  # noqa: E402
 from yinshi.settings import BotSettings  # noqa: E402
-
-TOPICS = [
-    "春江", "秋夜", "明月", "登高", "梅", "雪", "柳", "边塞", "思乡", "夜雨",
-    "落花", "山居", "江村", "送别", "月夜", "荷塘", "秋山", "寒江", "春雨", "晚晴",
-]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    binary = shutil.which("redis-server") or server_binary()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-    )
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
-def model_dir(work: Path) -> Path:
-    """The shipped checkpoint, or a random-weight `small` one made for this run."""
-    if (DEFAULT_DIR / "config.json").is_file():
-        return DEFAULT_DIR
-    return random_checkpoint(work)
-
-
-def random_checkpoint(work: Path) -> Path:
-    """A `small`-preset GPT-2 with random weights over the test fixture corpus's characters:
-    the words are nonsense, but the work per poem (layers, width, constrained decoding) is the
-    shipped model's."""
-    from training.corpus.prepare import prepare
-    from training.lm.presets import PRESETS, new_model
-    from training.lm.tokenizer import build_tokenizer
-
-    corpus, out = work / "corpus", work / "random-small"
-    prepare(ROOT / "tests" / "fixtures" / "chinese-poetry" / "package", corpus, 1, False)
-    with (corpus / "train.jsonl").open(encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines]
-    tokenizer = build_tokenizer(records, min_char_count=1)
-    new_model(PRESETS["small"], tokenizer, seed=0).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def start_worker(redis_url: str, checkpoint: Path, log: Path) -> subprocess.Popen:
@@ -206,14 +158,15 @@ async def run(args: argparse.Namespace, redis_url: str, worker: subprocess.Popen
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="checkpoint dir (default: the shipped one)")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--requests", type=int, default=5, help="per user, one after another")
     parser.add_argument("--timeout", type=float, default=60.0, help="the bot's wait per poem")
     parser.add_argument("--worker-start-s", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    checkpoint = shipped_model(args.model)
     with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
-        checkpoint = model_dir(Path(work))
         redis_process, redis_url = start_redis(Path(work))
         log = Path(work) / "worker.log"
         worker = start_worker(redis_url, checkpoint, log)

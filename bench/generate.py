@@ -14,18 +14,15 @@ Prints one JSON object:
     python bench/generate.py [--model DIR] [--batch 1 8 32 64] [--threads 1]
     python bench/generate.py --device cuda --dtype bf16 --batch 256
 
-Runs on the shipped model (model/weights/small), or, if absent, on a `small`-preset model with
-random weights over a tokenizer of the corpus (speed does not depend on the weights). Other
-processes may share the CPU: compare the numbers of one run with each other.
+Runs on the shipped model (model/weights/small) unless --model says otherwise. Other processes
+may share the CPU: compare the numbers of one run with each other.
 """
 
 import argparse
-import itertools
 import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from harness import TOPICS, shipped_model  # noqa: E402
 
-from model.checkpoint import DEFAULT_DIR  # noqa: E402
 from model.generation import load_generator  # noqa: E402
 from model.generation.constraints import Constraints  # noqa: E402
 from model.generation.decode import Row, decode  # noqa: E402
@@ -42,22 +39,7 @@ from model.generation.engine import OVERSAMPLE  # noqa: E402
 from model.generation.plan import choose, plan  # noqa: E402
 from yinshi.protocol import PoemRequest  # noqa: E402
 
-TOPICS = ["春江", "秋夜", "明月", "登高", "梅", "雪", "柳", "边塞", "思乡", "夜雨", "落花", "山居"]
 DTYPES = {"float32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def random_small(work: Path, corpus: Path) -> Path:
-    """A `small`-preset model with random weights over a tokenizer of every 20th training work."""
-    from training.lm.presets import get_preset, new_model
-    from training.lm.tokenizer import build_tokenizer
-
-    with (corpus / "train.jsonl").open(encoding="utf-8") as lines:
-        records = [json.loads(line) for line in itertools.islice(lines, 0, None, 20)]
-    tokenizer = build_tokenizer(records)
-    out = work / "random-small"
-    new_model(get_preset("small"), tokenizer, seed=0).save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
 
 
 def requests(count: int, seed: int) -> list[PoemRequest]:
@@ -145,7 +127,6 @@ def engine(generator, batch: int, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="checkpoint dir (default: the shipped one)")
-    parser.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32, 64])
@@ -154,13 +135,10 @@ def main() -> None:
     parser.add_argument("--stock-poems", type=int, default=8)
     parser.add_argument("--single-runs", type=int, default=15)
     args = parser.parse_args()
+    args.model = shipped_model(args.model)
     if args.threads:
         torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
-        if args.model is None:
-            shipped = (DEFAULT_DIR / "config.json").is_file()
-            args.model = DEFAULT_DIR if shipped else random_small(Path(work), args.corpus)
-        generator = load_generator(args.model, device=args.device)
+    generator = load_generator(args.model, device=args.device)
     generator.model.to(DTYPES[args.dtype])
     generator.max_rows = max(generator.max_rows, max(args.batch) * OVERSAMPLE)
     generator.generate(requests(2, 3))  # builds the tables, warms the allocator

@@ -7,9 +7,8 @@ cache never answers for the worker; the cache is measured separately afterwards.
 
     python bench/serve.py --clients 64 --requests 1000 --requests-unbatched 64
 
-The worker runs in its own process on the shipped model (model/weights/small), or, if that is
-absent, on a random-weight model of the `small` preset built for the run (speed does not
-depend on the weights). Redis is a fresh redis-server on a free loopback port.
+The worker runs in its own process on the shipped model (model/weights/small) unless --model
+says otherwise. Redis is a fresh redis-server on a free loopback port.
 """
 
 import argparse
@@ -17,11 +16,8 @@ import asyncio
 import json
 import multiprocessing
 import os
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,47 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.checkpoint import DEFAULT_DIR  # noqa: E402
+from harness import TOPICS, free_port, shipped_model, start_redis  # noqa: E402
+
 from yinshi import keys  # noqa: E402
 from yinshi.client import PoetClient  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
-from yinshi.embedded_redis import server_binary  # noqa: E402
 from yinshi.errors import ServiceError  # noqa: E402
 from yinshi.protocol import PoemRequest  # noqa: E402
 from yinshi.settings import WorkerSettings  # noqa: E402
-
-TOPICS = [
-    "春江", "秋夜", "明月", "登高", "梅", "雪", "柳", "边塞", "思乡", "夜雨",
-    "落花", "山居", "江村", "送别", "月夜", "荷塘", "秋山", "寒江", "春雨", "晚晴",
-]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    binary = shutil.which("redis-server") or server_binary()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    process = subprocess.Popen([*command, "--dir", str(directory)], stdout=subprocess.DEVNULL)
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
-def random_small(work: Path, corpus: Path) -> Path:
-    """A `small`-preset model with random weights over the corpus tokenizer."""
-    from training.lm.data import read_records
-    from training.lm.presets import get_preset, new_model
-    from training.lm.tokenizer import build_tokenizer
-
-    tokenizer = build_tokenizer(read_records(corpus, "train"))
-    model = new_model(get_preset("small"), tokenizer, seed=0)
-    out = work / "random-small"
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
 
 
 def worker_main(settings: WorkerSettings) -> None:
@@ -197,7 +160,6 @@ async def cache_hits(client: PoetClient, requests: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="checkpoint dir (default: the shipped one)")
-    parser.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--requests", type=int, default=1000, help="for max-batch 32")
     parser.add_argument("--requests-unbatched", type=int, default=64, help="for max-batch 1")
@@ -205,10 +167,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--worker-start-s", type=float, default=300.0)
     args = parser.parse_args()
+    args.model = shipped_model(args.model)
     with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
-        if args.model is None:
-            shipped = (DEFAULT_DIR / "config.json").is_file()
-            args.model = DEFAULT_DIR if shipped else random_small(Path(work), args.corpus)
         redis_process, url = start_redis(Path(work))
         try:
             unbatched = asyncio.run(measure(url, 1, args.requests_unbatched, args))

@@ -1,0 +1,42 @@
+"""What the benchmarks share: the topics they ask for, a throwaway Redis, and the model they time.
+
+The benches measure the shipped checkpoint only: a stand-in model would give numbers nobody
+ships. Each bench puts the repo root on `sys.path` before importing this module.
+"""
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from model.checkpoint import DEFAULT_DIR
+from yinshi.embedded_redis import server_binary
+
+TOPICS = [
+    "春江", "秋夜", "明月", "登高", "梅", "雪", "柳", "边塞", "思乡", "夜雨",
+    "落花", "山居", "江村", "送别", "月夜", "荷塘", "秋山", "寒江", "春雨", "晚晴",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """A fresh redis-server on a free loopback port, persisting nothing: (process, url)."""
+    port = free_port()
+    binary = shutil.which("redis-server") or server_binary()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    process = subprocess.Popen([*command, "--dir", str(directory)], stdout=subprocess.DEVNULL)
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+def shipped_model(path: Path | None = None) -> Path:
+    """The given checkpoint dir, else the shipped one; exits with one line if it is not there,
+    before any worker or Redis is started for nothing."""
+    chosen = path or DEFAULT_DIR
+    if not (chosen / "config.json").is_file():
+        raise SystemExit(f"no model at {chosen}: run `make model` or pass --model")
+    return chosen
