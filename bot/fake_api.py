@@ -279,6 +279,11 @@ class FakeBotAPI:
         bot_id = self.bot["id"]
         return [m for m in self._chat_log.get(chat_id, []) if m["from"]["id"] == bot_id]
 
+    def chat_log(self, chat_id: int) -> list[dict[str, Any]]:
+        """Everything said in a chat, people's messages and the bot's, oldest first, edits
+        applied; bot messages keep the HTML they were sent with (the sandbox renders it)."""
+        return list(self._chat_log.get(chat_id, []))
+
     def _store(self, message: dict[str, Any]) -> None:
         chat_id = message["chat"]["id"]
         self.messages[(chat_id, message["message_id"])] = message

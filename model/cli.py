@@ -36,11 +36,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     poem.add_argument("--model", dest="model_dir", help="checkpoint dir (default: the shipped one)")
     poem.set_defaults(func=_poem)
 
-    run = commands.add_parser(
-        "run", help="the main job (until the supervised stack lands: a poem and its 格律)"
-    )
-    run.set_defaults(func=_run)
-
     worker = commands.add_parser(
         "worker",
         help="生成工作进程 / serve poem requests from the Redis queue",
@@ -60,30 +55,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _analyze(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     return print_analysis(text, args.form, args.scheme, args.as_json)
-
-
-DEMO_TOPIC = "春江"
-DEMO_POEM = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
-
-
-def _run(args: argparse.Namespace) -> int:
-    """Write a 七绝 on 春江 with the shipped model and show what the 格律 engine sees in it."""
-    from model.checkpoint import resolve
-    from model.generation import load_generator
-    from yinshi.errors import UserError
-    from yinshi.protocol import PoemRequest
-
-    try:
-        resolve(None)
-    except UserError:
-        print("（未找到模型，先看一首名作的格律 / no model yet: `make model`; a classic instead）")
-        return print_analysis(DEMO_POEM, form=None, scheme="pingshui", as_json=False)
-    result = load_generator().generate([PoemRequest(topic=DEMO_TOPIC)])[0]
-    if isinstance(result, Exception):
-        raise UserError(str(result))
-    print_poems(result, as_json=False)
-    print()
-    return print_analysis("".join(result.poems[0].lines), None, "pingshui", as_json=False)
 
 
 def _poem(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from model import cli as model_cli
     from training import cli as training_cli
     from yinshi import cli_ask
+    from yinshi import run as run_cli
 
     parser = argparse.ArgumentParser(prog="yinshi", description="吟诗 — classical Chinese poet")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_cli.register(commands)
     bot_cli.register(commands)
     cli_ask.register(commands)
+    run_cli.register(commands)
     return parser
 
 
