@@ -482,7 +482,9 @@ def run(settings: WorkerSettings) -> int:
     device = settings.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    generator = load_generator(settings.model_dir, device=device)
+    generator = load_generator(
+        settings.model_dir, device=device, discriminator_alpha=settings.discriminator_alpha
+    )
     url = redis_url(settings)
     asyncio.run(serve_worker(url, generator.generate, generator.model_version, settings))
     return 0

@@ -41,7 +41,10 @@ class Poem(BaseModel):
     rhyme_group: str | None = None
     conforms: bool
     analysis: dict = Field(description="model.prosody Analysis.to_dict() of the poem")
-    score: float = Field(description="mean log-probability per generated token")
+    score: float = Field(
+        description="ranking score: mean log-probability per generated token, plus "
+        "alpha·log P(real) when discriminator reranking is on"
+    )
 
 
 class PoemResult(BaseModel):

@@ -17,6 +17,7 @@ Worker:
     ``YINSHI_CLAIM_IDLE_MS``, ``YINSHI_CLAIM_EVERY_MS``, ``YINSHI_MAX_DELIVERIES``: recovery.
     ``YINSHI_METRICS_PORT``: Prometheus ``/metrics`` and ``/healthz``; unset = off.
     ``YINSHI_MODEL_DIR``, ``YINSHI_DEVICE``, ``YINSHI_THREADS``: which checkpoint, on what.
+    ``YINSHI_DISCRIMINATOR_ALPHA``: weight of the discriminator in reranking (0 = off).
 Bot:
     ``TELEGRAM_BOT_TOKEN``: from @BotFather.
     ``YINSHI_BOT_BASE_URL``: Bot API server (``https://api.telegram.org/bot``; a local or fake
@@ -70,6 +71,9 @@ class WorkerSettings(QueueSettings):
     device: Literal["auto", "cuda", "cpu"] = "auto"
     threads: int | None = Field(
         default=None, ge=1, description="torch CPU threads; 1 wins when the cores are shared"
+    )
+    discriminator_alpha: float = Field(
+        default=0.0, ge=0, description="rerank by MODEL_DIR/discriminator too; 0 = log-prob only"
     )
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.checkpoint import load_checkpoint
+from model.discriminator import DIR_NAME as DISCRIMINATOR_DIR
+from model.discriminator import load_discriminator, mixed_score
 from model.prosody import analyze
 from yinshi.protocol import Poem, PoemRequest, PoemResult
 
@@ -100,20 +102,40 @@ class Generator:
             self._tables[scheme] = build_tables(self.tokenizer, scheme).to(self.model.device)
         return self._tables[scheme]
 
+    score: Score = staticmethod(mean_logprob)
+    """The default ranking; `load_generator` swaps in the discriminator's when asked to."""
+
     def generate(
-        self, requests: Sequence[PoemRequest], score: Score = mean_logprob
+        self, requests: Sequence[PoemRequest], score: Score | None = None
     ) -> list[PoemResult | FormError | GenerationError]:
-        return generate(requests, self, score)
+        return generate(requests, self, score or self.score)
 
 
-def load_generator(model_dir: str | Path | None = None, device: str = "cpu") -> Generator:
-    """Load a checkpoint (the shipped one by default) and its training-line set, if shipped."""
+def load_generator(
+    model_dir: str | Path | None = None, device: str = "cpu", discriminator_alpha: float = 0.0
+) -> Generator:
+    """Load a checkpoint (the shipped one by default) and its training-line set, if shipped.
+
+    With ``discriminator_alpha`` > 0 and a ``discriminator/`` dir beside the weights,
+    candidates are ranked by `model.discriminator.mixed_score`; the model version then names
+    the discriminator too, so cached poems ranked the old way are not served for it.
+    """
     checkpoint = load_checkpoint(model_dir, device=device)
     lines_path = checkpoint.path / FILE_NAME
     copies = LineSet.load(lines_path) if lines_path.is_file() else None
     if copies is None:
         log.info("event=no_line_set path=%s copies_not_checked=1", lines_path)
-    return Generator(checkpoint.model, checkpoint.tokenizer, model_version(checkpoint.path), copies)
+    version = model_version(checkpoint.path)
+    generator = Generator(checkpoint.model, checkpoint.tokenizer, version, copies)
+    judge_dir = checkpoint.path / DISCRIMINATOR_DIR
+    if discriminator_alpha > 0 and judge_dir.is_dir():
+        discriminator = load_discriminator(judge_dir, device=device)
+        generator.score = mixed_score(discriminator, discriminator_alpha)
+        generator.model_version = f"{version}+{model_version(judge_dir)}@{discriminator_alpha:g}"
+        log.info("event=discriminator path=%s alpha=%s", judge_dir, discriminator_alpha)
+    elif discriminator_alpha > 0:
+        log.warning("event=no_discriminator path=%s ranking=logprob", judge_dir)
+    return generator
 
 
 def model_version(path: Path) -> str:
@@ -237,8 +259,13 @@ def _decode_jobs(
     found: dict[int, list[tuple[float, Candidate]]] = {}
     for start in range(0, len(jobs), generator.max_rows):
         chunk = jobs[start : start + generator.max_rows]
-        for i, candidate in _decode_chunk(chunk, slots, prompt_ids, generator):
-            found.setdefault(i, []).append((score(candidate), candidate))
+        decoded = list(_decode_chunk(chunk, slots, prompt_ids, generator))
+        candidates = [candidate for _, candidate in decoded]
+        # A score with `batch` (the discriminator's) scores the chunk in one pass.
+        batch = getattr(score, "batch", None)
+        values = batch(candidates) if batch and candidates else map(score, candidates)
+        for (i, candidate), value in zip(decoded, values, strict=True):
+            found.setdefault(i, []).append((value, candidate))
     return found
 
 

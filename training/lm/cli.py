@@ -39,6 +39,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     finetune.set_defaults(func=_finetune)
 
+    from training.adversarial.cli import register as register_adversarial
+
+    register_adversarial(stages)
+
     evaluate = commands.add_parser("eval", help="perplexity and sample quality of a checkpoint")
     evaluate.add_argument("--model", type=Path, required=True, help="checkpoint dir")
     evaluate.add_argument("--corpus", type=Path, default=Path("data/corpus"))
@@ -82,7 +86,7 @@ def _threads(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _set_threads(args: argparse.Namespace) -> None:
+def set_threads(args: argparse.Namespace) -> None:
     if args.threads is None:
         return
     if args.threads < 1:
@@ -96,7 +100,7 @@ def _options(args: argparse.Namespace, preset_name: str):
     from training.lm.presets import get_preset
     from training.lm.train import RunOptions
 
-    _set_threads(args)
+    set_threads(args)
     for name in ("batch_size", "grad_accum", "eval_steps", "eval_blocks"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -166,5 +170,5 @@ def _summary(info: dict, out: Path) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from training.lm.evaluate import evaluate_command
 
-    _set_threads(args)
+    set_threads(args)
     return evaluate_command(args)
