@@ -188,13 +188,18 @@ def test_browser_poem_then_another(yinshi_run, tmp_path):
         driver.get(url)
         stale = [StaleElementReferenceException]
         wait = WebDriverWait(driver, STARTUP_S, poll_frequency=0.2, ignored_exceptions=stale)
-        before = len(driver.find_elements(By.CSS_SELECTOR, ".msg.bot .keys"))
-        driver.find_element(By.ID, "text").send_keys("/poem 春江", Keys.ENTER)
 
         def poem_texts(count: int):
             bubbles = driver.find_elements(By.CSS_SELECTOR, ".msg.bot")
             texts = [b.text for b in bubbles if "换一首" in b.text]
             return texts if len(texts) >= count else False
+
+        # Other tests of this module already chatted here: let the page show that history
+        # before counting, or an old poem would pass for the new one.
+        history = len(get_json(url + "api/chats/private/messages"))
+        wait.until(lambda _: len(driver.find_elements(By.CSS_SELECTOR, ".msg")) >= history)
+        before = len(poem_texts(0))
+        driver.find_element(By.ID, "text").send_keys("/poem 春江", Keys.ENTER)
 
         first = wait.until(lambda _: poem_texts(before + 1))[-1]
         assert len(verses(first)) == 4, first
