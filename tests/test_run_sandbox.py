@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from bot import texts
 
@@ -65,15 +66,6 @@ def wait_until(predicate, timeout: float, what: str):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (where PID 1 does not reap orphans, they stay zombies)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def children_of(pid: int) -> list[int]:

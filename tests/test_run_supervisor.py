@@ -5,18 +5,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from processes import alive
 
 from yinshi.run import Child, supervise
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (where PID 1 does not reap orphans, they stay zombies)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_a_crashing_child_is_restarted_with_backoff(tmp_path):
