@@ -38,6 +38,12 @@ def read_info(path: str | Path) -> dict:
         raise UserError(f"{info} 不是合法 JSON / invalid JSON: {error}") from error
 
 
+def save_dtype(path: str | Path) -> str:
+    """The dtype a checkpoint's preset stores weights in (fp16 for `small`): what is trained
+    from it and saved beside it (a tuned poet, its discriminator) keeps that size on disk."""
+    return read_info(path).get("preset", {}).get("save_dtype", "float32")
+
+
 @dataclass
 class Checkpoint:
     path: Path

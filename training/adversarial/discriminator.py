@@ -19,8 +19,10 @@ from transformers import (
     GPT2ForSequenceClassification,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 
+from model.checkpoint import save_dtype
 from model.discriminator import DIR_NAME, INFO_FILE, REAL, classifier_text, load_discriminator
 from model.generation import FormError, GenerationError, load_generator
 from model.generation.engine import model_version
@@ -125,14 +127,54 @@ def train_discriminator(options: Options) -> dict:
         )
 
     tokenizer = generator.tokenizer
+    del generator  # the poet's own copy of the weights is no longer needed
+    staging, result = fit_classifier(options.generator, tokenizer, train_pairs, out, options, rng)
+    judge = load_discriminator(staging, device=device)
+    real_scores = judge.realness(
+        [[r["text"]] for r, _ in test_pairs], [r["form"] for r, _ in test_pairs]
+    )
+    fake_scores = judge.realness([f for _, f in test_pairs], [r["form"] for r, _ in test_pairs])
+    info = {
+        "generator": str(options.generator),
+        "generator_version": model_version(Path(options.generator)),
+        "forms": list(REGULAR_FORMS),
+        "train_real": len(train_pairs),
+        "train_fake": len(train_pairs),
+        "test_real": len(test_pairs),
+        "test_fake": len(test_pairs),
+        "test_auc": round(auc(real_scores, fake_scores), 4),
+        "steps": result.global_step,
+        "train_loss": round(result.training_loss, 4),
+        "seed": options.seed,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    artifacts.write_json(staging / INFO_FILE, info)
+    artifacts.publish(staging, out)
+    return info
+
+
+def fit_classifier(
+    init: Path,
+    tokenizer,
+    pairs: Sequence[tuple[dict, list[str]]],
+    out: Path,
+    options: Options,
+    rng: random.Random,
+):
+    """Fine-tune a real-vs-generated classifier from ``init`` on both sides of ``pairs``.
+
+    Saved in HF layout to ``out/.final`` (published by the caller once its record is written);
+    returns that dir and the trainer's result. Only ``options``' training settings are used.
+    """
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    set_seed(options.seed)  # the fresh head's init, whatever ran before in the process
     model = GPT2ForSequenceClassification.from_pretrained(
-        str(options.generator),
+        str(init),
         num_labels=2,
         pad_token_id=tokenizer.pad_token_id,
         dtype=torch.float32,
     )
-    del generator  # the poet's own copy of the weights is no longer needed
-    rows = labelled(train_pairs)
+    rows = labelled(pairs)
     rng.shuffle(rows)
     dataset = [
         {**tokenizer(text, add_special_tokens=False), "labels": label} for text, label in rows
@@ -163,27 +205,6 @@ def train_discriminator(options: Options) -> dict:
     staging = out / ".final"
     shutil.rmtree(staging, ignore_errors=True)  # left by a run that crashed while saving
     staging.mkdir(parents=True)
-    model.save_pretrained(str(staging))
+    model.to(getattr(torch, save_dtype(init))).save_pretrained(str(staging))
     tokenizer.save_pretrained(str(staging))
-    judge = load_discriminator(staging, device=device)
-    real_scores = judge.realness(
-        [[r["text"]] for r, _ in test_pairs], [r["form"] for r, _ in test_pairs]
-    )
-    fake_scores = judge.realness([f for _, f in test_pairs], [r["form"] for r, _ in test_pairs])
-    info = {
-        "generator": str(options.generator),
-        "generator_version": model_version(Path(options.generator)),
-        "forms": list(REGULAR_FORMS),
-        "train_real": len(train_pairs),
-        "train_fake": len(train_pairs),
-        "test_real": len(test_pairs),
-        "test_fake": len(test_pairs),
-        "test_auc": round(auc(real_scores, fake_scores), 4),
-        "steps": result.global_step,
-        "train_loss": round(result.training_loss, 4),
-        "seed": options.seed,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    artifacts.write_json(staging / INFO_FILE, info)
-    artifacts.publish(staging, out)
-    return info
+    return staging, result

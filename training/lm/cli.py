@@ -53,6 +53,32 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", action="store_true", help="print report.json instead")
     _threads(evaluate)
     evaluate.add_argument("--out", type=Path, help="where report.{json,md} go (default: --model)")
+    variants = evaluate.add_argument_group(
+        "variants (--compare): base, reranked (if MODEL/discriminator) and adversarial poets"
+    )
+    variants.add_argument(
+        "--compare", action="store_true", help="add the constrained variants side by side"
+    )
+    variants.add_argument(
+        "--adversarial",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="an adversarially tuned checkpoint (repeat for several)",
+    )
+    variants.add_argument("--alpha", type=float, default=1.0, help="reranking weight (default 1.0)")
+    variants.add_argument(
+        "--samples", type=int, default=500, help="poems per variant (default 500)"
+    )
+    variants.add_argument(
+        "--judge-per-form",
+        type=int,
+        default=200,
+        help="val poems per form the fresh judge learns from (default 200)",
+    )
+    variants.add_argument(
+        "--skip-lm", action="store_true", help="only the comparison: no perplexity, no --n samples"
+    )
     evaluate.set_defaults(func=_evaluate)
 
 

@@ -3,6 +3,10 @@
 Samples come from stock ``model.generate`` (top-p sampling, no 格律 constraints): this measures
 the language model itself, the floor the constrained generator starts from. The same
 measures on the real test poems of each form give the ceiling.
+
+With ``--compare`` the report gains a ``variants`` section: the constrained base, reranked and
+adversarially tuned poets side by side (training/adversarial/compare.py); ``--skip-lm`` leaves
+out everything above and writes only that section.
 """
 
 import json
@@ -27,7 +31,33 @@ def evaluate_command(args) -> int:
         raise UserError("--n 须为正整数 / must be a positive integer")
     if not 0 < args.top_p <= 1 or args.temperature <= 0:
         raise UserError("--top-p 须在 (0,1]，--temperature 须为正 / bad sampling settings")
-    report = evaluate(args.model, args.corpus, args.n, args.seed, args.top_p, args.temperature)
+    if args.skip_lm and not args.compare:
+        raise UserError("--skip-lm 只能与 --compare 同用 / only together with --compare")
+    comparison = None
+    if args.compare:
+        from training.adversarial.compare import CompareOptions, check
+
+        comparison = CompareOptions(
+            base=args.model,
+            corpus=args.corpus,
+            adversarial=tuple(args.adversarial or ()),
+            alpha=args.alpha,
+            samples=args.samples,
+            judge_per_form=args.judge_per_form,
+            seed=args.seed,
+        )
+        check(comparison)
+    elif args.adversarial:
+        raise UserError("--adversarial 只能与 --compare 同用 / only together with --compare")
+    if args.skip_lm:
+        report = {"model": str(args.model), "corpus": str(args.corpus)}
+        report["definitions"] = metrics.DEFINITIONS
+    else:
+        report = evaluate(args.model, args.corpus, args.n, args.seed, args.top_p, args.temperature)
+    if comparison is not None:
+        from training.adversarial.compare import compare
+
+        report["variants"] = compare(comparison)
     out = args.out or args.model
     artifacts.write_json(Path(out) / "report.json", report)
     markdown = render(report)
@@ -184,15 +214,38 @@ COLUMNS = (
 GROUP_NAMES = {"jinti": "近体 (五绝 七绝 五律 七律)", "ci": "词", "all": "全部 all"}
 
 
+VARIANT_COLUMNS = {
+    "conform": "合律率 conformance",
+    "ppl_base": "ppl under base",
+    "realness": "judge realness",
+    "distinct_1": "distinct-1",
+    "distinct_2": "distinct-2",
+    "self_bleu_4": "self-BLEU-4",
+    "unique_first_lines": "unique first lines",
+    "copy": "copy rate",
+}
+
+
+def cell(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 def render(report: dict) -> str:
-    """The report as markdown: perplexity, sample quality against the real poems, definitions."""
-
-    def cell(value) -> str:
-        return "—" if value is None else f"{value:.3f}"
-
+    """The report as markdown: perplexity, sample quality against the real poems, the variants
+    side by side (with ``--compare``), definitions."""
     lines = [f"# 评测 Evaluation: `{report['model']}`", ""]
+    if "perplexity" in report:
+        lines += render_lm(report)
+    if "variants" in report:
+        lines += render_variants(report["variants"])
+    lines += ["## 定义 Definitions", ""]
+    lines += [f"- {text}" for text in report["definitions"].values()]
+    return "\n".join(lines) + "\n"
+
+
+def render_lm(report: dict) -> list[str]:
     settings = report["settings"]
-    lines += [
+    lines = [
         f"Corpus `{report['corpus']}`; {settings['n']} samples per form, "
         f"top-p {settings['top_p']}, temperature {settings['temperature']}, "
         f"seed {settings['seed']} (unconstrained `generate`).",
@@ -216,6 +269,37 @@ def render(report: dict) -> str:
     for name, entry in report["forms"].items():
         for example in entry["examples"][:2]:
             lines.append(f"- {name}《{example['title']}》 {example['text'] or '（空）'}")
-    lines += ["", "## 定义 Definitions", ""]
-    lines += [f"- {text}" for text in report["definitions"].values()]
-    return "\n".join(lines) + "\n"
+    return [*lines, ""]
+
+
+def render_variants(section: dict) -> list[str]:
+    """The generator variants side by side, their judge and critics, a few poems of each."""
+    settings, judge = section["settings"], section["judge"]
+    lines = [
+        "## 对比 Generator variants (constrained, same titles and seeds)",
+        "",
+        f"{settings['samples']} requests per variant (五绝 七绝 五律 七律 in turn, test-split "
+        f"titles), seed {settings['seed']}; `reranked` uses alpha {settings['alpha']}.",
+        "",
+        "| variant | poems | " + " | ".join(VARIANT_COLUMNS.values()) + " |",
+        "|---|---|" + "---|" * len(VARIANT_COLUMNS),
+    ]
+    for name, row in section["generators"].items():
+        values = " | ".join(cell(row[c]) for c in VARIANT_COLUMNS)
+        lines.append(f"| {name} | {row['n']}/{row['requested']} | {values} |")
+    lines += [
+        "",
+        f"Judge (fresh, trained on {judge['train_real']} val poems and as many samples of "
+        f"all variants): held-out AUC {cell(judge['test_auc'])} on {judge['test_real']} "
+        f"test poems vs {judge['test_fake']} samples; real test poems' mean realness "
+        f"{cell(judge['real_realness'])}.",
+    ]
+    if "reranked" not in section["generators"]:
+        lines.append(f"No `reranked` variant: `{settings['base']}/discriminator` does not exist.")
+    for name, critic in section["critics"].items():
+        lines.append(f"Critic of `{name}` (its own discriminator): AUC {cell(critic['test_auc'])}.")
+    lines += ["", "### 示例 Examples", ""]
+    for name, row in section["generators"].items():
+        shown = [s for s in row["samples"] if s["text"]][:3]
+        lines += [f"- {name} {s['form']}《{s['title']}》 {s['text']}" for s in shown]
+    return [*lines, ""]

@@ -39,6 +39,24 @@ DEFINITIONS = {
     "found verbatim among the lines of the training split.",
     "ppl": "perplexity: exp of the mean negative log-likelihood of the body tokens (characters, "
     "marks and <eos>) of the test works, each conditioned on its form/tune/title prompt.",
+    "ppl_base": "ppl under base (variants): perplexity of a variant's poems (their bodies, "
+    "each after its own form/title prompt) under the base model; how far a tuned poet has "
+    "wandered from the language it learnt (lower: closer to the base model's taste).",
+    "realness": "judge realness (variants): mean P(real) a fresh judge gives a variant's poems. "
+    "The judge is a discriminator trained for the comparison only, from the base weights, on "
+    "real poems of the validation split against samples of every variant in equal shares, "
+    "written with other seeds; no variant was tuned against it. Its held-out AUC (real test "
+    "poems vs the measured samples) says how much its verdicts are worth: near 0.5 it cannot "
+    "tell real from generated at all.",
+    "unique_first_lines": "unique first lines (variants): distinct first lines / poems; a "
+    "collapsed poet keeps opening the same way.",
+    "variants": "variants: `base` is the checkpoint itself, `reranked` the same with its own "
+    "discriminator's log-realness added to the ranking score (alpha), `adversarial` the "
+    "adversarially tuned checkpoint. All write the same requests (五绝 七绝 五律 七律 in turn, "
+    "titles from the test split, the same seeds) under full 格律 constraints, so conformance "
+    "(a fresh analysis of every poem) must stay 1. In the variants table distinct-n, "
+    "self-BLEU and copy rate are over all of a variant's poems together, not per form; "
+    "self-BLEU over a fixed random subsample of at most 200 of them (it is quadratic).",
 }
 
 
