@@ -17,32 +17,7 @@ PRETRAIN_MINUTES=${PRETRAIN_MINUTES:-3.25}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-1}
 CORPUS_TAR=${CORPUS_TAR:-.gpu/corpus.tar.xz}
 RUNS=${RUNS:-runs/h200}
-export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-
-if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-else
-  export PYTHONPATH=$PWD
-fi
-if [ ! -f data/corpus/train.jsonl ]; then
-  mkdir -p data && tar xJf "$CORPUS_TAR" -C data || exit 1
-fi
-mkdir -p "$RUNS/logs"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$RUNS/logs/gpu.txt" 2>&1
-$PY -c 'import torch, transformers; print(torch.__version__, transformers.__version__)' \
-  >>"$RUNS/logs/gpu.txt" 2>&1
-
-yinshi() { $PY -m yinshi.cli "$@"; }
-train() {  # train STAGE NAME ARGS… — one stage, its output in $RUNS/NAME, its log beside
-  local stage=$1 name=$2
-  shift 2
-  yinshi train "$stage" --out "$RUNS/$name" "$@" >"$RUNS/logs/$name.log" 2>&1
-  local status=$?
-  echo "$name exit $status" >>"$RUNS/logs/status.txt"
-  return $status
-}
+source "$(dirname "$0")/setup.sh"
 
 # Batches are sized for the GPU: the presets' own are for two CPU cores.
 small_pipeline() {
@@ -72,9 +47,7 @@ cat "$RUNS/logs/status.txt"
 if [ -n "${OUT:-}" ]; then
   for name in small-finetune small-conforming; do
     [ -f "$RUNS/$name/model.safetensors" ] || continue
-    tar cf - -C "$RUNS/$name" --exclude checkpoints . | split -b 15M - "$OUT/$name.tar."
+    pack "$name" "$RUNS/$name"
   done
-  (cd "$RUNS" && tar czf "$OUT/meta.tar.gz" logs $(ls -d ./*/ | while read -r run; do
-    for f in yinshi.json metrics.json loss.png; do [ -f "$run$f" ] && echo "$run$f"; done
-  done))
+  pack_meta
 fi
