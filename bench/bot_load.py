@@ -10,8 +10,8 @@ must be 0).
     python bench/bot_load.py --users 20 --requests 5
 
 The worker is `yinshi worker` in its own process with one torch thread (on 2 cores: one for
-the model, one for the bot and this harness), on the shipped model (model/weights/small) unless
---model says otherwise.
+the model, one for the bot and this harness; `--worker-threads 2` measured slower here), on the
+shipped model (model/weights/small) unless --model says otherwise.
 """
 
 import argparse
@@ -38,10 +38,10 @@ from yinshi.connection import connect  # noqa: E402
 from yinshi.settings import BotSettings  # noqa: E402
 
 
-def start_worker(redis_url: str, checkpoint: Path, log: Path) -> subprocess.Popen:
+def start_worker(redis_url: str, checkpoint: Path, log: Path, threads: int) -> subprocess.Popen:
     env = {**os.environ, "REDIS_URL": redis_url, "YINSHI_MODEL_DIR": str(checkpoint)}
     env["YINSHI_DEVICE"] = "cpu"
-    env["OMP_NUM_THREADS"] = "1"  # one core for the model, one for the bot (and this harness)
+    env["OMP_NUM_THREADS"] = str(threads)
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "yinshi.cli", "worker"],
@@ -153,6 +153,7 @@ async def run(args: argparse.Namespace, redis_url: str, worker: subprocess.Popen
         "cache_hit_share": round(hits / (hits + misses), 3) if hits + misses else None,
         "updates_left_unread": fake.pending_updates,
         "cpus": os.cpu_count(),
+        "worker_threads": args.worker_threads,
     }
 
 
@@ -164,12 +165,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="the bot's wait per poem")
     parser.add_argument("--worker-start-s", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--worker-threads", type=int, default=1, help="torch threads of the worker (default 1)"
+    )
     args = parser.parse_args()
     checkpoint = shipped_model(args.model)
     with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
         redis_process, redis_url = start_redis(Path(work))
         log = Path(work) / "worker.log"
-        worker = start_worker(redis_url, checkpoint, log)
+        worker = start_worker(redis_url, checkpoint, log, args.worker_threads)
         try:
             result = asyncio.run(run(args, redis_url, worker))
         except BaseException:

@@ -41,6 +41,23 @@ OWNS_REDIS = "owns_redis"
 STOPPED = "stopped"
 
 
+class MessageRateLimiter(AIORateLimiter):
+    """PTB's flood control for messages; a typing action goes straight out.
+
+    Telegram's 30 per second is about messages, while `AIORateLimiter` counts every call
+    with a ``chat_id``. A typing action spent one of those slots for each poem, so under load
+    (bench/bot_load.py, 20 users) placeholders and poems queued behind the dots. The action
+    is best effort: it is not retried, and its failure is ignored by the caller.
+    """
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if endpoint == "sendChatAction":
+            return await callback(*args, **kwargs)
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
 def build_application(
     settings: BotSettings, redis: Redis, *, base_url: str | None = None, owns_redis: bool = False
 ) -> Application:
@@ -55,7 +72,7 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(base_url or settings.bot_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(MessageRateLimiter(max_retries=2))
         .concurrent_updates(True)  # one slow poem must not hold up everyone else's
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

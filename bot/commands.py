@@ -4,6 +4,7 @@ Every poem goes out the same way (`write_and_reply`): a typing action and a plac
 exactly one edit that turns the placeholder into the poem, or into the reason there is none.
 """
 
+import asyncio
 import contextlib
 import logging
 from html import escape
@@ -71,12 +72,21 @@ async def write_and_reply(
     reply_to: int | None = None,
 ) -> None:
     bot, service = context.bot, services(context)
-    with contextlib.suppress(TelegramError):  # best effort: the poem matters, not the dots
-        await bot.send_chat_action(chat_id, ChatAction.TYPING)
-    reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-    placeholder = await bot.send_message(chat_id, placeholder_text(request), reply_parameters=reply)
+    # The poem is asked for first: the typing action and the placeholder are two Bot API round
+    # trips (0.4 s at the median under the 20-user bench) the worker need not wait for.
+    writing = asyncio.create_task(service.poet.write(request, user_id=user_id, fresh=fresh))
     try:
-        result = await service.poet.write(request, user_id=user_id, fresh=fresh)
+        with contextlib.suppress(TelegramError):  # best effort: the poem matters, not the dots
+            await bot.send_chat_action(chat_id, ChatAction.TYPING)
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        placeholder = await bot.send_message(
+            chat_id, placeholder_text(request), reply_parameters=reply
+        )
+    except BaseException:
+        writing.cancel()  # nowhere to put the poem; the worker's answer still fills the cache
+        raise
+    try:
+        result = await writing
     except (ServiceError, AlreadyWriting) as error:
         await placeholder.edit_text(failure_text(error))
         return
