@@ -46,7 +46,7 @@ def tuned(tmp_path_factory, poet_with_judge, prepared_corpus):
     out = tmp_path_factory.mktemp("tuned") / "run"
     argv = ["train", "adversarial", "--init", str(poet_with_judge), "--corpus"]
     argv += [str(prepared_corpus), "--out", str(out), "--steps", "3", "--batch-size", "4"]
-    assert main([*argv, "--d-every", "2", "--lr", "1e-3", "--threads", "1"]) == 0
+    assert main([*argv, "--d-every", "2", "--d-steps", "1", "--lr", "1e-3", "--threads", "1"]) == 0
     return out
 
 

@@ -33,12 +33,12 @@ def register(stages: argparse._SubParsersAction) -> None:
     adversarial.add_argument("--steps", type=int, required=True, help="policy updates")
     adversarial.add_argument("--batch-size", type=int, default=32, help="poems per step")
     adversarial.add_argument("--lr", type=float, default=1e-5)
-    adversarial.add_argument("--kl-coef", type=float, default=0.1, help="weight of KL to INIT")
+    adversarial.add_argument("--kl-coef", type=float, default=0.5, help="weight of KL to INIT")
     adversarial.add_argument(
-        "--d-every", type=int, default=10, help="update the discriminator every K steps"
+        "--d-every", type=int, default=2, help="update the discriminator every K steps"
     )
     adversarial.add_argument(
-        "--d-steps", type=int, default=1, help="discriminator updates each time (0: fixed)"
+        "--d-steps", type=int, default=2, help="discriminator updates each time (0: fixed)"
     )
     adversarial.add_argument("--seed", type=int, default=0)
     adversarial.add_argument("--max-minutes", type=float, help="stop when this much time is spent")

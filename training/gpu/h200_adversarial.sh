@@ -30,7 +30,7 @@ on_gpu_else_cpu discriminator poet/discriminator --generator "$RUNS/poet" \
   --n-per-form "$N_PER_FORM" --batch-size 32
 pack_if_out discriminator "$RUNS/poet/discriminator"
 on_gpu_else_cpu adversarial adversarial --init "$RUNS/poet" --steps 100000 \
-  --max-minutes "$ADVERSARIAL_MINUTES" --batch-size 32 --lr 1e-5 --kl-coef 0.5
+  --max-minutes "$ADVERSARIAL_MINUTES" --batch-size 32 --lr 1e-5 --kl-coef 0.5 --d-every 2 --d-steps 2
 pack_if_out adversarial "$RUNS/adversarial" discriminator train_lines.bin  # the poet's, as in git
 timeout 60 $PY bench/generate.py --device cuda --dtype bf16 --batch 1 32 256 --repeat 1 \
   >"$RUNS/logs/bench-generate.json" 2>"$RUNS/logs/bench-generate.log"
