@@ -132,12 +132,17 @@ def test_replay_reproduces_the_distribution_decode_sampled_from(poet_with_judge,
         assert text in generator.copies or text in poem[:line]
 
 
+def one_batch(poet, form: str, seed: int):
+    """A trainable policy, the frozen init, and one sampled and replayed batch of ``form``."""
+    generator = policy_of(poet)
+    reference = load_model(poet).eval().requires_grad_(False)
+    sampled = sample(generator, TITLES, form, random.Random(seed))
+    return generator, reference, sampled, replay(generator, sampled)
+
+
 def test_a_rewarded_poem_becomes_more_likely(poet_with_judge):
-    generator = policy_of(poet_with_judge)
-    reference = load_model(poet_with_judge).eval().requires_grad_(False)
+    generator, reference, sampled, replayed = one_batch(poet_with_judge, "五绝", 2)
     pad_id = generator.tokenizer.pad_token_id
-    sampled = sample(generator, TITLES, "五绝", random.Random(2))
-    replayed = replay(generator, sampled)
 
     def poem_scores() -> torch.Tensor:
         with torch.no_grad():
@@ -154,11 +159,8 @@ def test_a_rewarded_poem_becomes_more_likely(poet_with_judge):
 
 
 def test_kl_to_the_init_is_zero_until_the_policy_moves(poet_with_judge):
-    generator = policy_of(poet_with_judge)
-    reference = load_model(poet_with_judge).eval().requires_grad_(False)
+    generator, reference, sampled, replayed = one_batch(poet_with_judge, "七绝", 3)
     pad_id = generator.tokenizer.pad_token_id
-    sampled = sample(generator, TITLES, "七绝", random.Random(3))
-    replayed = replay(generator, sampled)
     optimizer = torch.optim.AdamW(generator.model.parameters(), lr=1e-3, weight_decay=0.0)
     advantage = advantages([1.0, 0.0, 0.0, -1.0])
     step = (generator.model, reference, optimizer, sampled, replayed, advantage, 0.1, pad_id)
@@ -170,11 +172,8 @@ def test_kl_to_the_init_is_zero_until_the_policy_moves(poet_with_judge):
 
 def test_forced_steps_are_anchored_to_the_init(poet_with_judge):
     """The reward never reaches marks and <eos>; the loss still holds them to the init."""
-    generator = policy_of(poet_with_judge)
-    reference = load_model(poet_with_judge).eval().requires_grad_(False)
+    generator, reference, sampled, replayed = one_batch(poet_with_judge, "五绝", 5)
     pad_id = generator.tokenizer.pad_token_id
-    sampled = sample(generator, TITLES, "五绝", random.Random(5))
-    replayed = replay(generator, sampled)
     ref_logits = body_logits(reference, sampled, pad_id)
     assert float(forced_kl(ref_logits, ref_logits, replayed)) == pytest.approx(0.0, abs=1e-6)
     with torch.no_grad():  # knock the policy off the init
