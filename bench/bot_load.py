@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import TOPICS, shipped_model, start_redis  # noqa: E402
+from harness import TOPICS, percentile, shipped_model, start_redis  # noqa: E402
 
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from bot.fake_api import FakeBotAPI  # noqa: E402
@@ -88,14 +87,6 @@ async def user(
         poem = "again:" in str(reply.get("reply_markup", ""))
         timings.append((first, time.perf_counter() - started, poem))
     return timings
-
-
-def percentile(values: list[float], q: float) -> float:
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-        if len(values) > 1
-        else values[0]
-    )
 
 
 async def run(args: argparse.Namespace, redis_url: str, worker: subprocess.Popen) -> dict:

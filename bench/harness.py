@@ -6,6 +6,7 @@ ships. Each bench puts the repo root on `sys.path` before importing this module.
 
 import shutil
 import socket
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -40,3 +41,10 @@ def shipped_model(path: Path | None = None) -> Path:
     if not (chosen / "config.json").is_file():
         raise SystemExit(f"no model at {chosen}: run `make model` or pass --model")
     return chosen
+
+
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1-99) of at least one value, by the inclusive method."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]

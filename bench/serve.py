@@ -17,7 +17,6 @@ import json
 import multiprocessing
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import TOPICS, free_port, shipped_model, start_redis  # noqa: E402
+from harness import TOPICS, free_port, percentile, shipped_model, start_redis  # noqa: E402
 
 from yinshi import keys  # noqa: E402
 from yinshi.client import PoetClient  # noqa: E402
@@ -45,12 +44,6 @@ def worker_main(settings: WorkerSettings) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     run(settings)
-
-
-def percentile(values: list[float], q: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 async def load(client: PoetClient, clients: int, requests: int, timeout: float) -> dict:
