@@ -1,4 +1,4 @@
-"""``yinshi corpus fetch|prepare|stats``."""
+"""``yinshi corpus fetch|prepare|stats|usage``."""
 
 import argparse
 import json
@@ -31,6 +31,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true", help="print stats.json as is")
     stats.set_defaults(func=_stats)
 
+    usage = steps.add_parser(
+        "usage", help="count how poets use polyphones and line ends (→ model/prosody/data)"
+    )
+    usage.add_argument("--data-dir", type=Path, default=Path("data"))
+    usage.add_argument("--corpus", type=Path, help="corpus dir (default DATA_DIR/corpus)")
+    usage.add_argument("--out", type=Path, help="output file (default: the shipped usage.json)")
+    usage.add_argument("--jobs", type=int, default=1, help="processes for the 格律 pass")
+    usage.set_defaults(func=_usage)
+
 
 def _fetch(args: argparse.Namespace) -> int:
     from training.corpus.fetch import fetch
@@ -44,7 +53,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from training.corpus.prepare import prepare
 
     if args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, not {args.jobs}")
+        raise UserError(f"--jobs 须为正整数（今为 {args.jobs}） / must be at least 1")
     raw = args.raw or args.data_dir / "raw" / "package"
     out = args.out or args.data_dir / "corpus"
     stats = prepare(raw, out, jobs=args.jobs)
@@ -58,6 +67,17 @@ def _stats(args: argparse.Namespace) -> int:
 
     stats = load_stats(args.corpus or args.data_dir / "corpus")
     print(json.dumps(stats, ensure_ascii=False, indent=2) if args.json else format_stats(stats))
+    return 0
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from model.prosody.usage import DEFAULT_PATH
+    from training.corpus.usage import run
+
+    if args.jobs < 1:
+        raise UserError(f"--jobs 须为正整数（今为 {args.jobs}） / must be at least 1")
+    summary = run(args.corpus or args.data_dir / "corpus", args.out or DEFAULT_PATH, args.jobs)
+    print(json.dumps(summary, ensure_ascii=False))
     return 0
 
 
