@@ -4,10 +4,11 @@ Prints one JSON object:
 - `stock_poems_per_s`: one 七绝 at a time with stock `model.generate` (top-p sampling, no
   constraints, exactly a 七绝's body length) — the baseline;
 - `engine[B]`: `Generator.generate` on B 七绝 requests (n=1): poems/s, candidates/s (each poem is
-  the best of `OVERSAMPLE` candidates), seconds per call; planning and the 格律 check of every
-  candidate included;
-- `loop[B]`: the decoding loop alone on the same B rows, with and without the constraints:
-  rows/s both ways and `overhead` = constrained time / unconstrained time − 1;
+  the best of `oversample` candidates, ranked by the critic where one is shipped), seconds per
+  call; planning and the 格律 check of every candidate included;
+- `loop[B]`: the decoding loop alone on the same B rows, with and without the constraints (the
+  格律 rules and the engine's taste): rows/s both ways and `overhead` = constrained time /
+  unconstrained time − 1;
 - `speedup_b32`: engine poems/s at batch 32 over the stock baseline (goal ≥ 8);
 - `p50_single_qijue_s`: median wall time of one request for one 七绝 (goal ≤ 0.5 s).
 
@@ -35,7 +36,6 @@ from harness import TOPICS, shipped_model  # noqa: E402
 from model.generation import load_generator  # noqa: E402
 from model.generation.constraints import Constraints  # noqa: E402
 from model.generation.decode import Row, decode  # noqa: E402
-from model.generation.engine import OVERSAMPLE  # noqa: E402
 from model.generation.plan import choose, plan  # noqa: E402
 from yinshi.protocol import PoemRequest  # noqa: E402
 
@@ -99,7 +99,10 @@ def loop(generator, batch: int, repeat: int) -> dict:
     unk = generator.tokenizer.unk_token_id
 
     def constrained():
-        decode(generator.model, rows, Constraints(tables, layouts, generator.copies, unk), pad)
+        constraints = Constraints(
+            tables, layouts, generator.copies, unk, generator.lexicon, generator.taste
+        )
+        decode(generator.model, rows, constraints, pad)
 
     def free():
         decode(generator.model, rows, None, pad)
@@ -119,7 +122,7 @@ def engine(generator, batch: int, repeat: int) -> dict:
     seconds = timed(lambda: generator.generate(batch_requests), repeat)
     return {
         "poems_per_s": round(batch / seconds, 2),
-        "candidates_per_s": round(batch * OVERSAMPLE / seconds, 2),
+        "candidates_per_s": round(batch * generator.oversample / seconds, 2),
         "seconds": round(seconds, 3),
     }
 
@@ -140,7 +143,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     generator = load_generator(args.model, device=args.device)
     generator.model.to(DTYPES[args.dtype])
-    generator.max_rows = max(generator.max_rows, max(args.batch) * OVERSAMPLE)
+    generator.max_rows = max(generator.max_rows, max(args.batch) * generator.oversample)
     generator.generate(requests(2, 3))  # builds the tables, warms the allocator
 
     stock_seconds = stock(generator, args.stock_poems)
@@ -158,7 +161,7 @@ def main() -> None:
         "device": args.device,
         "dtype": args.dtype,
         "threads": torch.get_num_threads(),
-        "oversample": OVERSAMPLE,
+        "oversample": generator.oversample,
         "stock_poems_per_s": round(1 / stock_seconds, 2),
         "engine": engines,
         "loop": loops,

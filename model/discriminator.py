@@ -84,7 +84,7 @@ def load_discriminator(path: str | Path, device: str | None = None) -> Discrimin
 
 
 class MixedScore:
-    """The engine's score: mean log-prob per token + ``alpha`` × log P(real).
+    """The engine's score: `steered_logprob` + ``alpha`` × log P(real).
 
     Callable on one candidate like any score, and with `batch` for a whole chunk, which the
     engine prefers: one classifier pass per chunk instead of one per candidate.
@@ -100,13 +100,13 @@ class MixedScore:
         return self.batch([candidate])[0]
 
     def batch(self, candidates: Sequence) -> list[float]:
-        from model.generation.engine import mean_logprob
+        from model.generation.engine import steered_logprob
 
         real = self.discriminator.realness(
             [c.lines for c in candidates], [c.layout.form for c in candidates]
         )
         return [
-            mean_logprob(c) + self.alpha * math.log(max(p, MIN_REALNESS))
+            steered_logprob(c) + self.alpha * math.log(max(p, MIN_REALNESS))
             for c, p in zip(candidates, real, strict=True)
         ]
 

@@ -8,7 +8,7 @@ import pytest
 
 from model.discriminator import INFO_FILE, load_discriminator, mixed_score
 from model.generation import load_generator
-from model.generation.engine import mean_logprob
+from model.generation.engine import steered_logprob
 from training.adversarial.discriminator import auc
 from yinshi.cli import main
 from yinshi.errors import UserError
@@ -64,12 +64,12 @@ def test_mixed_score_adds_the_weighted_log_realness(poet_with_judge):
 
     def spy(candidate):
         captured.append(candidate)
-        return mean_logprob(candidate)
+        return steered_logprob(candidate)
 
     generator.generate([PoemRequest(topic="秋月", form="五绝", seed=5)], score=spy)
     candidate = captured[0]
     real = judge.realness([candidate.lines], [candidate.layout.form])[0]
-    expected = mean_logprob(candidate) + 0.5 * math.log(real)
+    expected = steered_logprob(candidate) + 0.5 * math.log(real)
     assert mixed_score(judge, 0.5)(candidate) == pytest.approx(expected, abs=1e-5)
     assert mixed_score(judge, 0.5).batch([candidate])[0] == pytest.approx(expected, abs=1e-5)
 
@@ -77,11 +77,11 @@ def test_mixed_score_adds_the_weighted_log_realness(poet_with_judge):
 def test_load_generator_switches_reranking_on_only_with_alpha(poet_with_judge, tiny_poet):
     plain = load_generator(poet_with_judge, device="cpu")
     judged = load_generator(poet_with_judge, device="cpu", discriminator_alpha=0.5)
-    assert plain.score is mean_logprob
+    assert plain.score is steered_logprob
     assert judged.score.alpha == 0.5
     assert judged.model_version.startswith(plain.model_version + "+discriminator-")
     no_judge = load_generator(tiny_poet, device="cpu", discriminator_alpha=0.5)
-    assert no_judge.score is mean_logprob  # nothing beside the weights: log-prob alone
+    assert no_judge.score is steered_logprob  # nothing beside the weights: log-prob alone
     result = judged.generate([PoemRequest(topic="江雪", form="七绝", seed=2)])[0]
     assert result.poems[0].conforms and result.model_version == judged.model_version
 

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoTokenizer
 
 from model.generation import Generator
-from model.generation.constraints import Constraints
+from model.generation.constraints import PLAIN, Constraints
 from model.generation.copies import LineSet
 from model.generation.decode import Row, decode
 from model.generation.plan import plan
@@ -38,8 +38,9 @@ def tokenizer(tiny_poet):
 
 
 def parrot_poet(tokenizer, favourites: str, copies: LineSet | None = None) -> Generator:
+    """A poet with the parrot's wishes and no taste (no 重字 penalty): the rules alone."""
     ids = [tokenizer.convert_tokens_to_ids(c) for c in favourites]
-    return Generator(Parrot(len(tokenizer), ids), tokenizer, "parrot-1", copies)
+    return Generator(Parrot(len(tokenizer), ids), tokenizer, "parrot-1", copies, taste=PLAIN)
 
 
 def test_a_copied_line_gets_a_new_last_character(tokenizer):

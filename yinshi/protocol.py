@@ -42,8 +42,14 @@ class Poem(BaseModel):
     conforms: bool
     analysis: dict = Field(description="model.prosody Analysis.to_dict() of the poem")
     score: float = Field(
-        description="ranking score: mean log-probability per generated token, plus "
+        description="ranking score: mean log-probability per generated token under the poet "
+        "as steered (its taste weights included), plus "
         "alpha·log P(real) when discriminator reranking is on"
+    )
+    mask_nll: float | None = Field(
+        default=None,
+        description="mean over sampled characters of -log P(allowed set): how much of the "
+        "model's probability the 格律 mask took away (0: the model wrote what it wanted)",
     )
 
 

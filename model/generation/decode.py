@@ -52,6 +52,10 @@ class Decoded:
     logprob: float = 0.0
     """Sum of the model's (unmasked, temperature 1) log-probabilities of the sampled tokens."""
     sampled: int = 0
+    masked: float = 0.0
+    """Sum over sampled tokens of -log P(allowed set) under the model (temperature 1)."""
+    taste: float = 0.0
+    """Sum over sampled tokens of the log of the weight the constraints gave them (taste)."""
     failed: str | None = None
     """"dead_end" (no token allowed) or "no_fresh_line" (every last character made a copy)."""
     resampled: int = 0
@@ -112,15 +116,28 @@ def decode(
                     for b in (dead & chosen).nonzero().flatten().tolist():
                         results[rows_now[b]].failed = "dead_end"
                 tokens = _sample(scaled, allowed, top_p, draws[here.to(device), t], top_k)
+                total = logits.logsumexp(-1, keepdim=True)
+                kept = _kept_mass(logits - total, allowed)  # before resampling edits `allowed`
                 if constraints is not None:
                     tokens = torch.where(chosen, tokens, forced)
                     redo = _Redo(scaled, allowed, top_p, top_k, generators, results, rows_now)
                     tokens = redo.fresh_lines(constraints, t, tokens, history)
-                raw = logits.gather(1, tokens[:, None])[:, 0] - logits.logsumexp(-1)
+                raw = logits.gather(1, tokens[:, None])[:, 0] - total[:, 0]
+                weight = _weight_of(allowed, tokens)
                 picked = chosen.nonzero().flatten().tolist()
-                for b, value in zip(picked, raw[chosen].tolist(), strict=True):
-                    results[rows_now[b]].logprob += value
-                    results[rows_now[b]].sampled += 1
+                values = zip(
+                    picked,
+                    raw[chosen].tolist(),
+                    kept[chosen].tolist(),
+                    weight[chosen].tolist(),
+                    strict=True,
+                )
+                for b, value, mass, liked in values:
+                    result = results[rows_now[b]]
+                    result.logprob += value
+                    result.masked -= mass
+                    result.taste += liked
+                    result.sampled += 1
             else:
                 tokens = forced
             token_list = tokens.tolist()
@@ -156,6 +173,20 @@ def decode(
     return results
 
 
+def _kept_mass(logprobs: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    """[rows] log P(allowed set) under the model: 0 without constraints."""
+    if allowed is None:
+        return torch.zeros(logprobs.shape[0], device=logprobs.device)
+    return (logprobs.exp() * (allowed > 0)).sum(-1).clamp_(min=1e-30).log_()
+
+
+def _weight_of(allowed: torch.Tensor | None, tokens: torch.Tensor) -> torch.Tensor:
+    """[rows] log of the mask's weight of each row's token: 0 without constraints."""
+    if allowed is None:
+        return torch.zeros(tokens.shape[0], device=tokens.device)
+    return allowed.gather(1, tokens[:, None])[:, 0].clamp(min=1e-30).log()
+
+
 def _sample(
     scaled: torch.Tensor,
     allowed: torch.Tensor | None,
@@ -165,12 +196,13 @@ def _sample(
 ) -> torch.Tensor:
     """Nucleus sampling within the top k, by inverse CDF with one given uniform per row.
 
-    scaled: [rows, V] logits / temperature; allowed: [rows, V] 0/1 or None; returns [rows] ids.
+    scaled: [rows, V] logits / temperature; allowed: [rows, V] weights (0 where a token may not
+    come; the constraints' taste scales the others) or None; returns [rows] ids.
     """
     if allowed is None:
         peak = scaled.amax(-1, keepdim=True)
     else:  # the best allowed token's: lifting the allowed by 1e4 puts them above every other
-        peak = scaled.add(allowed, alpha=1e4).amax(-1, keepdim=True) - 1e4
+        peak = scaled.add((allowed > 0).float(), alpha=1e4).amax(-1, keepdim=True) - 1e4
     weights = (scaled - peak).clamp_(FLOOR, 0.0).exp_()  # [rows, V], 1 at the peak
     if allowed is not None:
         weights *= allowed

@@ -2,8 +2,9 @@
 
 Per request: plan its layouts (refusing the impossible with a FormError), sample
 `n * OVERSAMPLE` candidates, each with a layout drawn by the request's seed, decode all
-candidates of the batch together (one decode per rhyme scheme), rank them by `score`, and
-keep the best `n` that the analyser confirms. A candidate the analyser rejects is a bug in
+candidates of the batch together (one decode per rhyme scheme), rank them by `score` (with
+a critic shipped beside the weights, `model.critic`: its log P(real) counts too), and keep the
+best `n` that the analyser confirms. A candidate the analyser rejects is a bug in
 the constraints: it is logged, counted in the stats and passed over (another round decodes
 more if a request is short), never returned.
 """
@@ -23,17 +24,22 @@ from model.discriminator import load_discriminator, mixed_score
 from model.prosody import analyze
 from yinshi.protocol import Poem, PoemRequest, PoemResult
 
-from .constraints import Constraints, render
+from .constraints import TASTE, Constraints, Taste, render
 from .copies import FILE_NAME, LineSet
 from .decode import Row, decode
 from .errors import FormError, GenerationError
+from .lexicon import FILE_NAME as LEXICON_FILE
+from .lexicon import Lexicon
 from .plan import Layout, choose, plan
 from .vocab import VocabTables, build_tables
 
 log = logging.getLogger("yinshi.generation")
 
-OVERSAMPLE = 2
-"""Candidates per wanted poem; the best by score are returned."""
+OVERSAMPLE = 4
+"""Candidates per wanted poem; the best by score are returned. Four rather than two: each
+candidate draws its own template (平起/仄起, 首句入韵) and settles its rhyme group where its
+first rhyme falls, so ranking whole candidates by the model's probability chooses template
+and rhyme by what the model can write to the end, not blind."""
 MAX_ROWS = 128
 """Candidates decoded together at most: the KV cache grows with rows × length (a GPU can take
 many more: pass `max_rows`)."""
@@ -59,14 +65,21 @@ class Candidate:
     lines: list[str]
     logprob: float
     sampled: int
+    masked: float = 0.0
+    """Sum of -log P(allowed set) over the sampled tokens: what the mask took from the model."""
+    taste: float = 0.0
+    """Sum of the log taste weights of the sampled tokens (`constraints.Taste`)."""
 
 
 Score = Callable[[Candidate], float]
 
 
-def mean_logprob(candidate: Candidate) -> float:
-    """The model's mean log-probability per sampled token: higher reads more fluent."""
-    return candidate.logprob / max(candidate.sampled, 1)
+def steered_logprob(candidate: Candidate) -> float:
+    """Mean log-probability per sampled token under the poet as steered: the model's own plus
+    the log weights its characters got from taste (a 重字 costs log `Taste.repeat`, a word of
+    the topic gains β·score). The model's own alone would rank first the candidate that
+    repeated itself or strayed from the title, which it finds likelier."""
+    return (candidate.logprob + candidate.taste) / max(candidate.sampled, 1)
 
 
 class Generator:
@@ -79,8 +92,14 @@ class Generator:
         model_version: str,
         copies: LineSet | None = None,
         max_rows: int = MAX_ROWS,
+        lexicon: Lexicon | None = None,
+        taste: Taste = TASTE,
+        oversample: int = OVERSAMPLE,
     ):
         self.model = model
+        self.lexicon = lexicon
+        self.taste = taste
+        self.oversample = oversample
         self.max_rows = max_rows
         self.tokenizer = tokenizer
         self.model_version = model_version
@@ -102,7 +121,7 @@ class Generator:
             self._tables[scheme] = build_tables(self.tokenizer, scheme).to(self.model.device)
         return self._tables[scheme]
 
-    score: Score = staticmethod(mean_logprob)
+    score: Score = staticmethod(steered_logprob)
     """The default ranking; `load_generator` swaps in the discriminator's when asked to."""
 
     def generate(
@@ -112,21 +131,37 @@ class Generator:
 
 
 def load_generator(
-    model_dir: str | Path | None = None, device: str = "cpu", discriminator_alpha: float = 0.0
+    model_dir: str | Path | None = None,
+    device: str = "cpu",
+    discriminator_alpha: float = 0.0,
+    critic_alpha: float | None = None,
 ) -> Generator:
     """Load a checkpoint (the shipped one by default) and its training-line set, if shipped.
 
-    With ``discriminator_alpha`` > 0 and a ``discriminator/`` dir beside the weights,
-    candidates are ranked by `model.discriminator.mixed_score`; the model version then names
-    the discriminator too, so cached poems ranked the old way are not served for it.
+    With a ``critic.safetensors`` beside the weights, candidates are ranked by
+    `model.critic.CriticScore`, its weight ``critic_alpha`` (None: the one its ``critic.json``
+    recommends; 0: off). With ``discriminator_alpha`` > 0 and a ``discriminator/`` dir beside
+    the weights, they are ranked by `model.discriminator.mixed_score` instead. Either way the
+    model version names the critic too, so cached poems ranked the old way are not served.
     """
+    from model.critic import load_critic_score
+
     checkpoint = load_checkpoint(model_dir, device=device)
     lines_path = checkpoint.path / FILE_NAME
     copies = LineSet.load(lines_path) if lines_path.is_file() else None
     if copies is None:
         log.info("event=no_line_set path=%s copies_not_checked=1", lines_path)
     version = model_version(checkpoint.path)
-    generator = Generator(checkpoint.model, checkpoint.tokenizer, version, copies)
+    lexicon_path = checkpoint.path / LEXICON_FILE
+    lexicon = Lexicon.load(lexicon_path, device) if lexicon_path.is_file() else None
+    generator = Generator(checkpoint.model, checkpoint.tokenizer, version, copies, lexicon=lexicon)
+    critic = load_critic_score(
+        checkpoint.path, checkpoint.model, checkpoint.tokenizer, critic_alpha
+    )
+    if critic is not None:
+        generator.score = critic
+        generator.model_version = f"{version}+{critic.version}"
+        log.info("event=critic version=%s", critic.version)
     judge_dir = checkpoint.path / DISCRIMINATOR_DIR
     if discriminator_alpha > 0 and judge_dir.is_dir():
         discriminator = load_discriminator(judge_dir, device=device)
@@ -168,7 +203,7 @@ class _Slot:
         for value, candidate in sorted(candidates, key=lambda item: -item[0]):
             if len(self.found) == self.request.n:
                 return
-            poem = _poem(self.request, candidate.layout, candidate.lines, scheme, value)
+            poem = _poem(self.request, candidate, scheme, value)
             if poem is None:
                 self.stats["nonconforming"] += 1
                 form, text = candidate.layout.form, "".join(candidate.lines)
@@ -178,7 +213,7 @@ class _Slot:
 
 
 def generate(
-    requests: Sequence[PoemRequest], generator: Generator, score: Score = mean_logprob
+    requests: Sequence[PoemRequest], generator: Generator, score: Score = steered_logprob
 ) -> list[PoemResult | FormError | GenerationError]:
     """Answer every request; a request that cannot be met gets its FormError in its place."""
     started = time.perf_counter()
@@ -204,7 +239,7 @@ def generate(
 
     for round_number in range(ROUNDS):
         wanted = {
-            i: (slot.request.n - len(slot.found)) * OVERSAMPLE
+            i: (slot.request.n - len(slot.found)) * generator.oversample
             for i, slot in slots.items()
             if len(slot.found) < slot.request.n
         }
@@ -279,7 +314,14 @@ def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generato
         request = slots[i].request
         prompt = prompt_ids[layout.prompt]
         rows.append(Row(prompt, _steps(layout), request.temperature, request.top_p, seed))
-    constraints = Constraints(tables, layouts, generator.copies, generator.tokenizer.unk_token_id)
+    constraints = Constraints(
+        tables,
+        layouts,
+        generator.copies,
+        generator.tokenizer.unk_token_id,
+        generator.lexicon,
+        generator.taste,
+    )
     decoded = decode(generator.model, rows, constraints, pad_id=generator.tokenizer.pad_token_id)
     for (i, layout, _), result in zip(jobs, decoded, strict=True):
         stats = slots[i].stats
@@ -290,11 +332,23 @@ def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generato
             stats["dead_ends"] += 1
             continue
         lines = render(layout, result.tokens, tables)
-        yield i, Candidate(slots[i].request, layout, lines, result.logprob, result.sampled)
+        yield (
+            i,
+            Candidate(
+                slots[i].request,
+                layout,
+                lines,
+                result.logprob,
+                result.sampled,
+                result.masked,
+                result.taste,
+            ),
+        )
 
 
-def _poem(request, layout: Layout, lines: list[str], scheme: str, score: float) -> Poem | None:
+def _poem(request, candidate: Candidate, scheme: str, score: float) -> Poem | None:
     """The poem with its analysis, or None if it breaks what the request promised."""
+    layout, lines = candidate.layout, candidate.lines
     analysis = analyze("".join(lines), form=layout.form, scheme=scheme)
     shape_ok = not any(v.kind in ("lines", "length") for v in analysis.violations)
     if not shape_ok or (request.strict and not analysis.conforms):
@@ -309,4 +363,5 @@ def _poem(request, layout: Layout, lines: list[str], scheme: str, score: float) 
         conforms=analysis.conforms,
         analysis=analysis.to_dict(),
         score=round(score, 4),
+        mask_nll=round(candidate.masked / max(candidate.sampled, 1), 4),
     )

@@ -10,7 +10,7 @@ request that cannot be met is refused before the model runs, with the reason in 
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from itertools import product
 
@@ -28,6 +28,8 @@ from .vocab import VocabTables
 MIN_RHYME_CHARS = 20
 """A rhyme group the model may pick must offer at least this many characters, so the last
 rhyme of a poem still has a real choice (a group of a handful of rare characters reads forced)."""
+LUSHI_COUPLETS = ((2, 3), (4, 5))
+"""The 颔联 and 颈联 of a 律诗 (0-based lines): the couplets a reader expects to be 对仗."""
 FREE_LENGTHS = (5, 7)
 FREE_MAX_LINES = 12
 FREE_MIN_LINES = 4
@@ -59,6 +61,10 @@ class Layout:
     """Rhyme characters the fixed text has taken already."""
     stops: frozenset[int] = frozenset()
     """Lines after which the poem may end (`free`); otherwise it ends after the last line."""
+    title: str = ""
+    """What the poem is about (the cleaned title): the decoder leans towards its partners."""
+    couplets: tuple[tuple[int, int], ...] = ()
+    """(first, second) line pairs to be 对仗: the 颔联 and 颈联 of a 律诗."""
 
 
 def plan(request: PoemRequest, tables: VocabTables, tune_tokens: frozenset[str]) -> list[Layout]:
@@ -144,11 +150,12 @@ def _regular(request, form, title, heads, first, tables) -> list[Layout]:
     _check_heads(heads, count, form)
     _check_first(first, length, form)
     prompt = prompt_text(form, title)
+    couplets = LUSHI_COUPLETS if count == 8 else ()
     marks = ["，" if i % 2 == 0 else "。" for i in range(count)]
     fixed = [first if (first and i == 0) else heads[i : i + 1] for i in range(count)]
     if not request.strict:
         lines = tuple(LineSpec(length, marks[i], None, fixed=fixed[i]) for i in range(count))
-        return [Layout(form, None, prompt, lines, ())]
+        return [Layout(form, None, prompt, lines, (), title=title, couplets=couplets)]
 
     scheme = get_scheme(request.scheme)
     unknown = _unknown_chars("".join(fixed), scheme)
@@ -186,7 +193,8 @@ def _regular(request, form, title, heads, first, tables) -> list[Layout]:
             least = max(MIN_RHYME_CHARS, open_rhymes + 1)
         groups = {g for g in groups if tables.usable(g) >= least}
         if groups:
-            layouts.append(Layout(form, None, prompt, tuple(lines), (frozenset(groups),), used))
+            layout = Layout(form, None, prompt, tuple(lines), (frozenset(groups),), used)
+            layouts.append(replace(layout, title=title, couplets=couplets))
     if first and any(layout.lines[0].rhyme is not None for layout in layouts):
         # A first line that can end in a 平 rhyme (a polyphone such as 间 can also be 仄) is
         # read as rhyming: that is what its writer means.
@@ -231,7 +239,7 @@ def _ci(request, name, tune, title, heads, first, tables, tune_tokens) -> Layout
             LineSpec(spec["length"], spec["mark"], None, fixed=f)
             for spec, f in zip(specs, fixed, strict=True)
         )
-        return Layout(name, name, prompt, lines, ())
+        return Layout(name, name, prompt, lines, (), title=title)
 
     scheme = get_scheme(request.scheme)
     unknown = _unknown_chars("".join(fixed), scheme)
@@ -273,7 +281,7 @@ def _ci(request, name, tune, title, heads, first, tables, tune_tokens) -> Layout
                 f"{what}第{k + 1}组韵找不到可押的韵部（{scheme.title}） / no rhyme group fits"
             )
         groups.append(frozenset(open_groups))
-    return Layout(name, name, prompt, tuple(lines), tuple(groups), frozenset(used))
+    return Layout(name, name, prompt, tuple(lines), tuple(groups), frozenset(used), title=title)
 
 
 @cache
@@ -306,5 +314,6 @@ def _free(title, heads, first) -> list[Layout]:
             )
             for i in range(count)
         )
-        layouts.append(Layout(form, None, prompt_text(form, title), lines, (), stops=stops))
+        prompt = prompt_text(form, title)
+        layouts.append(Layout(form, None, prompt, lines, (), stops=stops, title=title))
     return layouts

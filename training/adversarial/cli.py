@@ -1,8 +1,9 @@
-"""``yinshi train discriminator|adversarial``: stages of ``train`` (see training/lm/cli.py)."""
+"""``yinshi train discriminator|critic|adversarial``: stages of ``train`` (training/lm/cli.py)."""
 
 import argparse
 from pathlib import Path
 
+from model.critic import DEFAULT_ALPHA, LAYER
 from yinshi.errors import UserError
 
 
@@ -22,6 +23,24 @@ def register(stages: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.set_defaults(func=_train)
+
+    critic = stages.add_parser(
+        "critic", help="fit a small real-vs-generated head on the poet's own states, for reranking"
+    )
+    critic.add_argument("--generator", type=Path, required=True, help="the poet's checkpoint dir")
+    critic.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    critic.add_argument(
+        "--n-per-form", type=int, default=400, help="real poems per form, as many fakes"
+    )
+    critic.add_argument(
+        "--alpha", type=float, default=DEFAULT_ALPHA, help="the reranking weight it recommends"
+    )
+    critic.add_argument(
+        "--layer", type=int, default=LAYER, help="the poet's block whose output it reads"
+    )
+    critic.add_argument("--seed", type=int, default=0)
+    critic.add_argument("--threads", type=int, help="CPU threads for torch")
+    critic.set_defaults(func=_critic)
 
     adversarial = stages.add_parser(
         "adversarial", help="policy-gradient fine-tuning of the poet against the discriminator"
@@ -72,6 +91,31 @@ def _train(args: argparse.Namespace) -> int:
     shown = {k: info[k] for k in ("test_auc", "train_real", "test_real", "steps", "seconds")}
     print("判别器训练完成 done: " + key_values(shown))
     print(f"已保存 saved: {args.out or args.generator / 'discriminator'}")
+    return 0
+
+
+def _critic(args: argparse.Namespace) -> int:
+    from model.checkpoint import resolve
+    from training.lm.cli import set_threads
+
+    resolve(args.generator)  # a missing checkpoint fails before torch is imported
+    set_threads(args)
+    from training.adversarial.critic import Options, train_critic
+    from training.lm.train import key_values
+
+    info = train_critic(
+        Options(
+            generator=args.generator,
+            corpus=args.corpus,
+            n_per_form=args.n_per_form,
+            alpha=args.alpha,
+            layer=args.layer,
+            seed=args.seed,
+        )
+    )
+    shown = {k: info[k] for k in ("test_auc", "train_real", "test_real", "l2", "seconds")}
+    print("评判头训练完成 done: " + key_values(shown))
+    print(f"已保存 saved: {args.generator / 'critic.safetensors'}")
     return 0
 
 

@@ -38,7 +38,7 @@ from model.discriminator import (
     load_discriminator,
 )
 from model.generation import Generator
-from model.generation.constraints import Constraints, render
+from model.generation.constraints import PLAIN, Constraints, render
 from model.generation.copies import FILE_NAME as LINES_FILE
 from model.generation.copies import LineSet
 from model.generation.decode import Row, decode
@@ -126,7 +126,9 @@ def sample(generator: Generator, titles: list[str], form: str, rng: random.Rando
         seeds.append(rng.getrandbits(63))
     prompts = generator.encode([layout.prompt for layout in layouts])
     unk_id = generator.tokenizer.unk_token_id
-    constraints = Constraints(tables, layouts, generator.copies, unk_id)
+    # the rules alone (no taste weights): the replay's softmax over the allowed set is then
+    # exactly the distribution sampled from
+    constraints = Constraints(tables, layouts, generator.copies, unk_id, taste=PLAIN)
     steps = constraints.forced.shape[1]  # every layout of a regular form is this long
     rows = [Row(prompt, steps, 1.0, 1.0, seed) for prompt, seed in zip(prompts, seeds, strict=True)]
     decoded = decode(
@@ -156,7 +158,7 @@ def replay(generator: Generator, sampled: Sampled) -> Replayed:
     """
     tables = generator.tables(SCHEME)
     constraints = Constraints(
-        tables, sampled.layouts, generator.copies, generator.tokenizer.unk_token_id
+        tables, sampled.layouts, generator.copies, generator.tokenizer.unk_token_id, taste=PLAIN
     )
     history = sampled.tokens
     device = tables.han.device
