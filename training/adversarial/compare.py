@@ -1,16 +1,20 @@
 """``yinshi eval --compare``: the base, reranked and adversarially tuned poets side by side.
 
-Every variant writes the same ``samples`` constrained poems: the four regular forms in turn,
-titles of the test split, the same seed per request. Each variant's poems are measured by
-the same yardsticks: a fresh 格律 analysis, perplexity under the base model, the realness a
-fresh judge gives them, and the diversity measures that show mode collapse (distinct-n,
-self-BLEU, unique first lines) and copying.
+Every variant writes the same constrained poems: ``samples`` 近体 requests (the four regular
+forms in turn) and ``ci_samples`` 词 requests (test 词 of a tune the engine knows), each with
+the title of a real test poem and the same seed per request. Each variant's poems are
+measured by the same yardsticks: a fresh 格律 analysis, perplexity under the base model, the
+realness a fresh judge gives them, the diversity measures that show mode collapse (distinct-n,
+self-BLEU, unique first lines) and copying, and what the poems say (training/lm/content.py:
+重字, relevance to the title, 对仗, 虚字 at line ends), per form. The real test poems the
+titles came from are measured the same way, as the ``real`` row.
 
 The judge is a discriminator trained for this comparison only, on real poems of the
 validation split (the generator and its own critic learnt from train) against samples of
 every variant in equal shares, written with other seeds than the measured ones. A tuned
 generator may have learnt to fool its own critic; it has never seen this one. The judge's
 held-out AUC is real test poems against the measured samples; it lives in a temporary dir.
+It knows 近体 only: realness and AUC are over the 近体 poems.
 
 Torch is imported only when a comparison runs, so bad arguments fail fast.
 """
@@ -25,8 +29,10 @@ from pathlib import Path
 
 from model.discriminator import DIR_NAME, INFO_FILE
 from model.prompt import clean_title
+from model.prosody import ProsodyInputError
+from model.prosody.cipai import find_tune
 from model.prosody.forms import REGULAR_FORMS
-from training.lm import metrics
+from training.lm import content, metrics
 from training.lm.data import read_records
 from yinshi.errors import UserError
 from yinshi.protocol import PoemRequest
@@ -47,6 +53,9 @@ class CompareOptions:
     alpha: float = 1.0
     """Reranking weight of the base's discriminator for the ``reranked`` variant."""
     samples: int = 500
+    """近体 requests (the four regular forms in turn)."""
+    ci_samples: int = 100
+    """词 requests, over test 词 of a tune the engine knows."""
     judge_per_form: int = 200
     """Real validation poems per form the judge learns from (as many fakes)."""
     seed: int = 0
@@ -56,41 +65,112 @@ def check(options: CompareOptions) -> None:
     """Bad arguments as a one-line `UserError`, before anything is loaded."""
     if options.samples < 1:
         raise UserError("--samples 须为正整数 / must be a positive integer")
+    if options.ci_samples < 0:
+        raise UserError("--ci-samples 须为非负整数 / must not be negative")
     if options.judge_per_form < 1:
         raise UserError("--judge-per-form 须为正整数 / must be a positive integer")
     if not options.alpha > 0:
         raise UserError("--alpha 须为正数 / must be positive")
+    content.jieba_dictionary()  # 对仗 needs it: say so before minutes of writing poems
     paths = [("--model", options.base), *(("--adversarial", p) for p in options.adversarial)]
     for flag, path in paths:
         if not (Path(path) / "config.json").is_file():
             raise UserError(f"{flag} {path}: 找不到模型（缺 config.json） / no checkpoint there")
 
 
-def variants(options: CompareOptions) -> list[tuple[str, Path, float]]:
-    """(name, checkpoint dir, reranking alpha) of every variant there is to compare."""
-    found = [("base", Path(options.base), 0.0)]
-    if (Path(options.base) / DIR_NAME / "config.json").is_file():
-        found.append(("reranked", Path(options.base), options.alpha))
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    path: Path
+    alpha: float = 0.0
+    """Reranking weight of the checkpoint's discriminator (0: none)."""
+    before: bool = False
+    """The engine as it was before taste and the critic: the measured "before"."""
+    critic: float | None = None
+    """Weight of the critic shipped beside the weights (None: its critic.json's; 0: off)."""
+
+
+BEFORE_OVERSAMPLE = 2
+"""Candidates per poem the engine drew before taste and the critic came (now `OVERSAMPLE`)."""
+
+
+def variants(options: CompareOptions) -> list[Variant]:
+    """Every variant there is to compare: the shipped engine before taste, with taste alone
+    (when a critic is shipped), as shipped; then any reranked and adversarially tuned poets."""
+    from model.critic import FILE_NAME as CRITIC_FILE
+
+    base = Path(options.base)
+    found = [Variant("before", base, before=True)]
+    if (base / CRITIC_FILE).is_file():
+        found.append(Variant("taste", base, critic=0.0))
+    found.append(Variant("base", base))
+    if (base / DIR_NAME / "config.json").is_file():
+        found.append(Variant("reranked", base, options.alpha))
     for path in map(Path, options.adversarial):
         name = "adversarial" if len(options.adversarial) == 1 else f"adversarial-{path.name}"
-        found.append((name, path, 0.0))
+        found.append(Variant(name, path))
     return found
 
 
-def plan_requests(test: list[dict], n: int, seed: int) -> list[PoemRequest]:
-    """``n`` requests, the regular forms in turn, each form's test titles shuffled and cycled."""
+def load_variant(variant: Variant, device: str):
+    """The variant's generator. ``before``: no critic, no taste (`PLAIN`), two candidates a
+    poem — the same poems, seed for seed, as the engine wrote before taste existed."""
+    from model.generation import load_generator
+    from model.generation.constraints import PLAIN
+
+    if not variant.before:
+        return load_generator(
+            variant.path,
+            device=device,
+            discriminator_alpha=variant.alpha,
+            critic_alpha=variant.critic,
+        )
+    generator = load_generator(variant.path, device=device, critic_alpha=0.0)
+    generator.taste = PLAIN
+    generator.oversample = BEFORE_OVERSAMPLE
+    return generator
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One request and the real test poem its title came from (None: the form's name)."""
+
+    request: PoemRequest
+    real: dict | None
+
+
+def plan_requests(test: list[dict], n: int, seed: int, ci: int = 0) -> list[Planned]:
+    """``n`` 近体 requests, the regular forms in turn, each form's test poems shuffled and
+    cycled; then ``ci`` 词 requests over the shuffled test 词 whose tune the engine knows
+    (form: the tune's name). Seeds run on from ``seed``."""
     rng = random.Random(seed)
-    titles = {}
+    poems = {}
     for form in REGULAR_FORMS:
-        of_form = [clean_title(r.get("title") or "") or form for r in test if r["form"] == form]
+        of_form = [r for r in test if r["form"] == form]
         rng.shuffle(of_form)
-        titles[form] = of_form or [form]  # no test poem of the form: its name is the title
-    requests = []
+        poems[form] = of_form
+    planned = []
     for i in range(n):
         form = REGULAR_FORMS[i % len(REGULAR_FORMS)]
-        title = titles[form][(i // len(REGULAR_FORMS)) % len(titles[form])]
-        requests.append(PoemRequest(topic=title, form=form, seed=seed + i))
-    return requests
+        pool = poems[form]
+        real = pool[(i // len(REGULAR_FORMS)) % len(pool)] if pool else None
+        title = clean_title((real or {}).get("title") or "") or form  # no test poem: its name
+        planned.append(Planned(PoemRequest(topic=title, form=form, seed=seed + i), real))
+    ci_poems = [(r, tune) for r in test if r["form"] == "词" and (tune := known_tune(r))]
+    rng.shuffle(ci_poems)
+    for j in range(ci if ci_poems else 0):
+        real, tune = ci_poems[j % len(ci_poems)]
+        title = clean_title(real.get("title") or "") or tune
+        planned.append(Planned(PoemRequest(topic=title, form=tune, seed=seed + n + j), real))
+    return planned
+
+
+def known_tune(record: dict) -> str | None:
+    """The engine's name for a 词's tune (aliases resolved), None if it does not know it."""
+    try:
+        return find_tune(record.get("tune") or "")[0]
+    except ProsodyInputError:
+        return None
 
 
 def write_poems(generator, requests: list[PoemRequest]) -> list:
@@ -107,7 +187,8 @@ def write_poems(generator, requests: list[PoemRequest]) -> list:
 
 
 def compare(options: CompareOptions) -> dict:
-    """The ``variants`` section of the report: settings, judge, critics, one entry per variant."""
+    """The ``variants`` section of the report: settings, judges, critics, one entry per
+    variant, and ``real``: the test poems the titles came from, measured the same way."""
     import torch
 
     from training.adversarial.discriminator import auc, pick_real
@@ -117,69 +198,135 @@ def compare(options: CompareOptions) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     rng = random.Random(options.seed)
     test = read_records(options.corpus, "test")
-    requests = plan_requests(test, options.samples, options.seed)
+    planned = plan_requests(test, options.samples, options.seed, options.ci_samples)
+    requests = [p.request for p in planned]
+    real_ids = [(p.real or {}).get("id") for p in planned]
     judge_real = pick_real(read_records(options.corpus, "val"), options.judge_per_form, rng)
-    poems, scored, judge_pairs, tokenizer = write_all(options, requests, judge_real, device)
-    if not judge_pairs:
+    written = write_all(options, planned, judge_real, device)
+    if not written.judge_pairs:
         raise UserError("验证集中没有可用的近体诗 / no regular verse in val to train the judge")
     test_real = pick_real(test, options.judge_per_form, rng)
+    scored = {**written.scored, "real": written.real}
     judge, real_scores, realness = train_judge(
-        options, tokenizer, judge_pairs, test_real, scored, rng, device
+        options, written.tokenizer, written.judge_pairs, test_real, scored, rng, device
     )
-    all_fake = [p for scores in realness.values() for p in scores]
+    all_fake = [p for name, scores in realness.items() if name != "real" for p in scores]
     judge["test_fake"] = len(all_fake)
     judge["test_auc"] = round(auc(real_scores, all_fake), 4) if real_scores and all_fake else None
+    train = read_records(options.corpus, "train")
+    measures = ContentJudges.build(train, test)
     section = {
         "settings": {
             "base": str(options.base),
             "adversarial": [str(path) for path in options.adversarial],
             "alpha": options.alpha,
             "samples": options.samples,
+            "ci_samples": options.ci_samples,
+            "ci_requested": sum(r.form not in REGULAR_FORMS for r in requests),
             "judge_per_form": options.judge_per_form,
             "seed": options.seed,
             "self_bleu_sample": SELF_BLEU_SAMPLE,
         },
         "judge": judge,
+        "content_judge": measures.record,
         "critics": {},
         "generators": {},
     }
-    for name, path, _ in variants(options):
-        record = critic_record(path) if name != "reranked" else None
+    for variant in variants(options):
+        own = variant.name not in ("reranked", "taste") and not variant.before  # `base` has it
+        record = critic_record(variant.path) if own else None
         if record is not None:
-            section["critics"][name] = record
-    known = metrics.corpus_lines(r["text"] for r in read_records(options.corpus, "train"))
+            section["critics"][variant.name] = record
+    known = metrics.corpus_lines(r["text"] for r in train)
     for name, (records, nll) in scored.items():
         row = variant_metrics(records, nll, realness[name], known, options.seed)
-        row["judge_auc"] = (
-            round(auc(real_scores, realness[name]), 4) if real_scores and realness[name] else None
-        )
+        row["content"] = measures.rows(records, options.seed)
         row["requested"] = len(requests)
+        fakes = realness[name] if name != "real" else []
+        row["judge_auc"] = round(auc(real_scores, fakes), 4) if real_scores and fakes else None
+        if name == "real":
+            section["real"] = row
+            continue
+        seconds = written.seconds[name]
+        row["write_seconds"] = round(seconds, 2)
+        row["poems_per_s"] = len(records) / seconds if seconds > 0 else None
         row["samples"] = [
-            {"title": r.topic, "form": r.form, "seed": r.seed, "text": poem_text(p)}
-            for r, p in zip(requests, poems[name], strict=True)
+            {"title": r.topic, "form": r.form, "seed": r.seed, "text": poem_text(p), "real": real}
+            for r, p, real in zip(requests, written.poems[name], real_ids, strict=True)
         ]
         section["generators"][name] = row
     section["seconds"] = round(time.perf_counter() - started, 1)
     return section
 
 
-def write_all(options: CompareOptions, requests: list[PoemRequest], judge_real, device: str):
-    """Every variant's poems, the judge's training pairs, the base's NLL of each variant's poems.
+@dataclass
+class ContentJudges:
+    """What the content measures need: the topic judge (train), distractor titles (test),
+    word classes (jieba's dictionary), and how long they took to build."""
 
-    Returns (poems per variant, (records, NLL per record) per variant, judge pairs, the base
-    tokenizer). A variant's records are its written poems as {form, title, text}.
-    """
-    from model.generation import load_generator
+    topic: content.TopicJudge
+    classes: dict[str, str]
+    pools: dict[str, list[str]]
+    record: dict
+
+    @classmethod
+    def build(cls, train: list[dict], test: list[dict]) -> "ContentJudges":
+        started = time.perf_counter()
+        topic = content.TopicJudge.build(train)
+        classes = content.jieba_classes()
+        record = {
+            "train_works": topic.works,
+            "title_chars": len(topic.title_index),
+            "body_chars": len(topic.body_index),
+            "word_classes": len(classes),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        return cls(topic, classes, content.title_pools(test), record)
+
+    def rows(self, records: list[dict], seed: int) -> dict[str, dict]:
+        """The content table rows (per form, and all) of one variant's `poem_record`s, each
+        with its 合律率."""
+        rows = content.content_rows(records, self.topic, self.classes, self.pools, seed)
+        for group, row in rows.items():
+            flags = [r["conforms"] for r in records if group in ("all", r["group"])]
+            row["conform"] = metrics.share(flags) if flags else None
+        return rows
+
+
+@dataclass
+class Written:
+    """What `write_all` returns: every variant's poems and what was measured of them."""
+
+    poems: dict[str, list]
+    """Per variant, per request: its poem, None where the engine wrote none."""
+    scored: dict[str, tuple[list[dict], list]]
+    """Per variant: (its `poem_record`s, the base's NLL of each)."""
+    real: tuple[list[dict], list]
+    """The same for the real test poems the requests' titles came from."""
+    seconds: dict[str, float]
+    """Per variant: the wall time of writing its poems."""
+    judge_pairs: list
+    tokenizer: object
+
+
+def write_all(options: CompareOptions, planned: list[Planned], judge_real, device: str):
+    """Every variant's poems (timed), the judge's training pairs, and the base's NLL of each
+    variant's poems and of the real poems behind the requests."""
     from training.adversarial.discriminator import write_fakes
     from training.lm.perplexity import body_nll
 
     chosen = variants(options)
+    requests = [p.request for p in planned]
     poems: dict[str, list] = {}
+    seconds: dict[str, float] = {}
     judge_pairs: list = []
     base = None
-    for k, (name, path, alpha) in enumerate(chosen):
-        generator = load_generator(path, device=device, discriminator_alpha=alpha)
+    for k, variant in enumerate(chosen):
+        name = variant.name
+        generator = load_variant(variant, device)
+        started = time.perf_counter()
         poems[name] = write_poems(generator, requests)
+        seconds[name] = time.perf_counter() - started
         # every len(chosen)-th val poem gets its fake from this variant: an even mix of all
         seed = options.seed + JUDGE_SEED_OFFSET + k * len(judge_real)
         judge_pairs += write_fakes(generator, judge_real[k :: len(chosen)], seed)
@@ -187,16 +334,53 @@ def write_all(options: CompareOptions, requests: list[PoemRequest], judge_real, 
             base = generator
         del generator
     assert base is not None
-    scored = {}
-    for name, found in poems.items():
-        records = [
-            {"form": p.form, "title": r.topic, "text": poem_text(p)}
-            for r, p in zip(requests, found, strict=True)
-            if p is not None
+    tunes = set(base.tune_tokens)
+
+    def with_nll(records: list[dict]) -> tuple[list[dict], list]:
+        return records, body_nll(base.model, base.tokenizer, records, tunes) if records else []
+
+    scored = {
+        name: with_nll(
+            [
+                poem_record(i, r, r.form, poem_text(p), getattr(p, "mask_nll", None))
+                for i, (r, p) in enumerate(zip(requests, found, strict=True))
+                if p is not None
+            ]
+        )
+        for name, found in poems.items()
+    }
+    real = with_nll(
+        [
+            poem_record(i, p.request, p.request.form, p.real["text"])
+            for i, p in enumerate(planned)
+            if p.real is not None
         ]
-        nll = body_nll(base.model, base.tokenizer, records, set()) if records else []
-        scored[name] = (records, nll)
-    return poems, scored, judge_pairs, base.tokenizer
+    )
+    return Written(poems, scored, real, seconds, judge_pairs, base.tokenizer)
+
+
+def poem_record(
+    index: int, request: PoemRequest, form: str, text: str, mask_nll: float | None = None
+) -> dict:
+    """One poem as the measures read it. ``form`` is the request's (a 词牌 name for a 词): what
+    `analyze` checks it as and, for a 词, the tune its prompt names; ``group`` its row."""
+    from model.prosody import analyze
+
+    group = content.group_of(form)
+    try:
+        conforms = analyze(text, form=form).conforms
+    except ProsodyInputError:  # a real 词 of another shape than the tune table's
+        conforms = False
+    return {
+        "index": index,
+        "group": group,
+        "form": "词" if group == "词" else form,
+        "tune": form if group == "词" else None,
+        "title": request.topic,
+        "text": text,
+        "conforms": conforms,
+        "mask_nll": mask_nll,
+    }
 
 
 def train_judge(options, tokenizer, pairs, test_real, scored, rng, device):
@@ -206,7 +390,8 @@ def train_judge(options, tokenizer, pairs, test_real, scored, rng, device):
     from training.adversarial.discriminator import Options, fit_classifier
 
     def realness(judge, records):
-        return judge.realness([[r["text"]] for r in records], [r["form"] for r in records])
+        regular = [r for r in records if r["form"] in REGULAR_FORMS]  # the judge knows 近体
+        return judge.realness([[r["text"]] for r in regular], [r["form"] for r in regular])
 
     settings = Options(generator=Path(options.base), corpus=options.corpus, seed=options.seed)
     with tempfile.TemporaryDirectory(prefix="yinshi-judge-") as scratch:
@@ -233,13 +418,11 @@ def poem_text(poem) -> str | None:
 
 def variant_metrics(records, nll, realness, known: set, seed: int) -> dict:
     """The comparison's measures of one variant's poems (see `metrics.DEFINITIONS`)."""
-    from model.prosody import analyze
-
     texts = [r["text"] for r in records]
     tokens = sum(n for _, n in nll)
     first_lines = [lines[0] for lines in map(metrics.poem_lines, texts) if lines]
     subsample = random.Random(seed).sample(texts, min(SELF_BLEU_SAMPLE, len(texts)))
-    conforms = [analyze(r["text"], form=r["form"]).conforms for r in records]
+    conforms = [r["conforms"] for r in records]
     return {
         "n": len(records),
         "conform": metrics.share(conforms) if conforms else None,

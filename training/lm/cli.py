@@ -68,7 +68,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     variants.add_argument("--alpha", type=float, default=1.0, help="reranking weight (default 1.0)")
     variants.add_argument(
-        "--samples", type=int, default=500, help="poems per variant (default 500)"
+        "--samples", type=int, default=500, help="近体 poems per variant (default 500)"
+    )
+    variants.add_argument(
+        "--ci-samples",
+        type=int,
+        default=100,
+        help="词 poems per variant, titles and tunes of test 词 (default 100)",
     )
     variants.add_argument(
         "--judge-per-form",

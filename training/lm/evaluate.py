@@ -43,6 +43,7 @@ def evaluate_command(args) -> int:
             adversarial=tuple(args.adversarial or ()),
             alpha=args.alpha,
             samples=args.samples,
+            ci_samples=args.ci_samples,
             judge_per_form=args.judge_per_form,
             seed=args.seed,
         )
@@ -223,7 +224,20 @@ VARIANT_COLUMNS = {
     "self_bleu_4": "self-BLEU-4",
     "unique_first_lines": "unique first lines",
     "copy": "copy rate",
+    "poems_per_s": "poems/s",
 }
+CONTENT_COLUMNS = {
+    "conform": "合律",
+    "repeats": "重字/首",
+    "repeats_share": "有重字",
+    "retrieval": "retrieval@20",
+    "title_use": "用题字",
+    "parallel": "对仗",
+    "xuzi_end": "句末虚字",
+    "mask_nll": "mask NLL",
+}
+CONTENT_GROUPS = {"五绝": "五绝", "七绝": "七绝", "五律": "五律", "七律": "七律", "词": "词",
+                  "all": "全部"}  # fmt: skip
 
 
 def cell(value) -> str:
@@ -273,33 +287,68 @@ def render_lm(report: dict) -> list[str]:
 
 
 def render_variants(section: dict) -> list[str]:
-    """The generator variants side by side, their judge and critics, a few poems of each."""
+    """The generator variants side by side, their judge and critics, what the poems say
+    against the real poems of the same titles, a few poems of each."""
     settings, judge = section["settings"], section["judge"]
+    real = section.get("real")
+    rows = [*section["generators"].items(), *([("real", real)] if real else [])]
     lines = [
         "## 对比 Generator variants (constrained, same titles and seeds)",
         "",
-        f"{settings['samples']} requests per variant (五绝 七绝 五律 七律 in turn, test-split "
-        f"titles), seed {settings['seed']}; `reranked` uses alpha {settings['alpha']}.",
+        f"{settings['samples']} 近体 requests per variant (五绝 七绝 五律 七律 in turn) and "
+        f"{settings.get('ci_requested', 0)} 词 requests (tunes the engine knows), titles of "
+        f"test poems, seed {settings['seed']}; `reranked` uses alpha {settings['alpha']}; "
+        "`real`: the test poems the titles came from.",
         "",
         "| variant | poems | " + " | ".join(VARIANT_COLUMNS.values()) + " |",
         "|---|---|" + "---|" * len(VARIANT_COLUMNS),
     ]
-    for name, row in section["generators"].items():
-        values = " | ".join(cell(row[c]) for c in VARIANT_COLUMNS)
+    for name, row in rows:
+        values = " | ".join(cell(row.get(c)) for c in VARIANT_COLUMNS)
         lines.append(f"| {name} | {row['n']}/{row['requested']} | {values} |")
     lines += [
         "",
         f"Judge (fresh, trained on {judge['train_real']} val poems and as many samples of "
-        f"all variants): held-out AUC {cell(judge['test_auc'])} on {judge['test_real']} "
-        f"test poems vs {judge['test_fake']} samples; real test poems' mean realness "
-        f"{cell(judge['real_realness'])}.",
+        f"all variants, 近体 only): held-out AUC {cell(judge['test_auc'])} on "
+        f"{judge['test_real']} test poems vs {judge['test_fake']} samples; real test poems' "
+        f"mean realness {cell(judge['real_realness'])}.",
     ]
     if "reranked" not in section["generators"]:
         lines.append(f"No `reranked` variant: `{settings['base']}/discriminator` does not exist.")
     for name, critic in section["critics"].items():
         lines.append(f"Critic of `{name}` (its own discriminator): AUC {cell(critic['test_auc'])}.")
+    lines += render_content(rows, section.get("content_judge"))
     lines += ["", "### 示例 Examples", ""]
     for name, row in section["generators"].items():
         shown = [s for s in row["samples"] if s["text"]][:3]
         lines += [f"- {name} {s['form']}《{s['title']}》 {s['text']}" for s in shown]
     return [*lines, ""]
+
+
+def render_content(rows: list[tuple[str, dict]], judge: dict | None) -> list[str]:
+    """One table, variant × form and real × form: paste it into the model card."""
+    if not any("content" in row for _, row in rows):
+        return []
+    lines = [
+        "",
+        "### 内容 Content: generated vs real, same titles",
+        "",
+        "| variant | form | n | " + " | ".join(CONTENT_COLUMNS.values()) + " |",
+        "|---|---|---|" + "---|" * len(CONTENT_COLUMNS),
+    ]
+    for name, row in rows:
+        for group, label in CONTENT_GROUPS.items():
+            found = row.get("content", {}).get(group)
+            if found is None:
+                continue
+            values = " | ".join(cell(found.get(c)) for c in CONTENT_COLUMNS)
+            lines.append(f"| {name} | {label} | {found['n']} | {values} |")
+    if judge:
+        lines += [
+            "",
+            f"Topic judge: title/body character co-occurrence of {judge['train_works']} train "
+            f"works ({judge['title_chars']} title × {judge['body_chars']} body characters); "
+            f"word classes of {judge['word_classes']} characters from jieba's dictionary; "
+            f"built in {judge['seconds']} s. Chance for retrieval@20 is 0.05.",
+        ]
+    return lines

@@ -42,21 +42,58 @@ DEFINITIONS = {
     "ppl_base": "ppl under base (variants): perplexity of a variant's poems (their bodies, "
     "each after its own form/title prompt) under the base model; how far a tuned poet has "
     "wandered from the language it learnt (lower: closer to the base model's taste).",
-    "realness": "judge realness (variants): mean P(real) a fresh judge gives a variant's poems. "
-    "The judge is a discriminator trained for the comparison only, from the base weights, on "
-    "real poems of the validation split against samples of every variant in equal shares, "
-    "written with other seeds; no variant was tuned against it. Its held-out AUC (real test "
+    "realness": "judge realness (variants): mean P(real) a fresh judge gives a variant's 近体 "
+    "poems. The judge is a discriminator trained for the comparison only, from the base "
+    "weights, on real 近体 of the validation split against samples of every variant in equal "
+    "shares, written with other seeds; no variant was tuned against it. It is trained and "
+    "measured on 近体 only (the 词 requests get no realness). Its held-out AUC (real test "
     "poems vs the measured samples) says how much its verdicts are worth: near 0.5 it cannot "
     "tell real from generated at all.",
     "unique_first_lines": "unique first lines (variants): distinct first lines / poems; a "
     "collapsed poet keeps opening the same way.",
-    "variants": "variants: `base` is the checkpoint itself, `reranked` the same with its own "
+    "variants": "variants: `base` is the checkpoint as the worker serves it (taste weights, and "
+    "its critic's log-realness in the ranking when one is shipped); `taste` the same without "
+    "the critic; `before` the engine as it was before either (the 格律 rules alone, two "
+    "candidates a poem: seed for seed the poems it wrote then); `reranked` base with its own "
     "discriminator's log-realness added to the ranking score (alpha), `adversarial` the "
-    "adversarially tuned checkpoint. All write the same requests (五绝 七绝 五律 七律 in turn, "
-    "titles from the test split, the same seeds) under full 格律 constraints, so conformance "
-    "(a fresh analysis of every poem) must stay 1. In the variants table distinct-n, "
-    "self-BLEU and copy rate are over all of a variant's poems together, not per form; "
-    "self-BLEU over a fixed random subsample of at most 200 of them (it is quadratic).",
+    "adversarially tuned checkpoint. All write the same requests (--samples 近体: 五绝 七绝 五律 "
+    "七律 in turn; then --ci-samples 词: test 词 whose tune the engine knows, the tune as form; "
+    "titles of test poems, the same seeds) under full 格律 constraints, so conformance (a "
+    "fresh analysis of every poem) must stay 1. In the variants table distinct-n, self-BLEU "
+    "and copy rate are over all of a variant's poems together, not per form; self-BLEU over "
+    "a fixed random subsample of at most 200 of them (it is quadratic).",
+    "real": "real (variants): the test poems whose titles the requests carry, one per request, "
+    "measured exactly like a variant's poems (合律率 by the same analysis: real poems break "
+    "rules; ppl under base, realness, distinct-n, copy, content).",
+    "poems_per_s": "poems/s (variants): poems written / wall seconds of writing them (all "
+    "requests, batched as in the comparison, on its device).",
+    "repeats": "重字/首: extra uses of characters per poem: adjacent repeats within a line "
+    "(叠字, 萧萧) collapse to one use, then characters − distinct characters over the whole "
+    "poem; 有重字: share of poems with at least one.",
+    "retrieval": "retrieval@20: share of poems whose true title outscores 19 distractor "
+    "titles (other test titles of the same form, seeded per request, so a variant's poem and "
+    "the real one meet the same distractors; ties share the win; chance 0.05). A title's "
+    "score: the sum over its characters of their mean positive PMI with the poem's characters "
+    "minus what they have with a typical poem, from title/body character co-occurrence over "
+    "the train split. A 词 titled by its tune alone has no topic (194 of 200 test 词): — where "
+    "a form's test titles are too few to draw 19 distractors from.",
+    "title_use": "用题字 title use: share of poems whose body uses a character of the title "
+    "(虚字 and series numbering such as 其二 aside; the tune name aside for 词), over poems "
+    "whose title has such a character. The topic judge's top associates were tried and left "
+    "out: any random title's top-3 associates turn up in 60% of real poems.",
+    "parallel": "对仗 (律诗): share of positions of the 颔联 (lines 3–4) and 颈联 (5–6) where the "
+    "two characters differ and share a coarse word class (noun verb adj adv num pron func): "
+    "the class carrying most of the frequency of the jieba dictionary entries containing the "
+    "character (names and idioms aside). No corpus couplet statistics enter it. Modern "
+    "classes are a rough proxy: on the real test 律诗 the 颔联 and 颈联 score 0.51, the 首联 "
+    "0.37, the 尾联 0.29, a line 3 paired with another poem's line 4 0.34.",
+    "xuzi_end": "句末虚字: share of line ends (the last character of every 句) that are 虚字: "
+    "particles, conjunctions and prepositions, negations, as listed once in "
+    "`training.lm.content.XUZI`.",
+    "mask_nll": "mask NLL (variants): mean over a variant's poems of the engine's mask cost, "
+    "the mean over sampled characters of −log P(allowed set): how much of the model's "
+    "probability the 格律 mask took away (— for real poems, or an engine that does not "
+    "report it).",
 }
 
 
