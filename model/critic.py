@@ -6,8 +6,10 @@ poet under the repository's 30 MB limit for shipped weights. The poet's own stat
 carry what a classifier needs, so a logistic head on them does the job in a few KB:
 ``critic.safetensors`` beside the poet's weights (its header names the layer it reads and the
 forms it knows; ``critic.json`` holds its alpha and how well it did), fitted by
-``yinshi train critic``. Scoring costs one batched forward of the poet's lower layers over the
-candidates, and no second model in memory. Torch is imported only when used.
+``yinshi train critic``. Scoring costs next to nothing: the engine's decoder pools the states
+of that block as it writes (`Candidate.pooled`); a candidate without them costs one batched
+forward of the poet's lower layers. No second model in memory. Torch is imported only when
+used.
 """
 
 import hashlib
@@ -158,14 +160,27 @@ class CriticScore:
         x = features(self.model, self.tokenizer, prompts, bodies, self.head.layer)
         return F.logsigmoid(self.head.logits(x)).tolist()
 
+    @property
+    def layer(self) -> int:
+        """The block whose states the engine pools while decoding, for `batch` to read."""
+        return self.head.layer
+
     def batch(self, candidates: Sequence) -> list[float]:
-        """One forward over the candidates of forms the head knows; the others keep the
-        engine's score alone (a head never trained on a 词 has no opinion on one)."""
+        """Scores of the candidates; those of forms the head knows get its log P(real), read
+        from the states the decoder pooled (`Candidate.pooled`) or, where it did not, from one
+        forward over them all. The others keep the engine's score alone (a head never
+        trained on a 词 has no opinion on one)."""
+        import torch
+        import torch.nn.functional as F
+
         from model.generation.engine import steered_logprob
 
         judged = [i for i, c in enumerate(candidates) if c.layout.form in self.head.forms]
         logs = {}
-        if judged:
+        if judged and all(candidates[i].pooled is not None for i in judged):
+            x = torch.stack([candidates[i].pooled for i in judged])
+            logs = dict(zip(judged, F.logsigmoid(self.head.logits(x)).tolist(), strict=True))
+        elif judged:
             found = self.log_realness(
                 [candidates[i].layout.prompt for i in judged],
                 ["".join(candidates[i].lines) for i in judged],

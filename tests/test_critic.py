@@ -1,5 +1,6 @@
 """The critic head on the tiny random poet: features, fitting, the file, and the engine using it."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -142,6 +143,33 @@ def test_score_adds_the_weighted_log_realness_in_one_batch(poet_with_critic):
     ]
     assert score.batch(chunk) == pytest.approx(expected, abs=1e-4)
     assert [score(c) for c in chunk] == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_decoder_pools_the_states_the_critic_reads(poet_with_critic):
+    """While writing, the decoder pools the same states a second forward would compute, so
+    the critic's score costs no forward at all."""
+    generator = load_generator(poet_with_critic, device="cpu")
+    score = generator.score
+    seen = []
+
+    class Spy:
+        layer = score.layer
+
+        def __call__(self, candidate):
+            seen.append(candidate)
+            return steered_logprob(candidate)
+
+    requests = [
+        PoemRequest(topic="秋月", form="五绝", seed=5),
+        PoemRequest(topic="春江", form="七律"),
+    ]
+    generator.generate(requests, score=Spy())
+    pooled = torch.stack([c.pooled for c in seen])
+    prompts, bodies = [c.layout.prompt for c in seen], ["".join(c.lines) for c in seen]
+    forward = features(generator.model, generator.tokenizer, prompts, bodies, score.layer)
+    assert torch.allclose(pooled, forward, atol=1e-4)
+    unpooled = [dataclasses.replace(c, pooled=None) for c in seen]
+    assert score.batch(seen) == pytest.approx(score.batch(unpooled), abs=1e-4)
 
 
 def test_forms_the_head_never_saw_keep_the_engines_score(poet_with_critic):

@@ -16,6 +16,7 @@ poem whatever else shares its batch (up to float rounding across batch shapes).
 """
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -56,6 +57,9 @@ class Decoded:
     """Sum over sampled tokens of -log P(allowed set) under the model (temperature 1)."""
     taste: float = 0.0
     """Sum over sampled tokens of the log of the weight the constraints gave them (taste)."""
+    pooled: torch.Tensor | None = None
+    """[hidden] the mean output of block `pool_layer` over the body tokens fed (all but
+    <eos>): what the critic reads, computed here for free instead of in a second forward."""
     failed: str | None = None
     """"dead_end" (no token allowed) or "no_fresh_line" (every last character made a copy)."""
     resampled: int = 0
@@ -69,9 +73,14 @@ def decode(
     constraints: Constraints | None = None,
     pad_id: int = 0,
     top_k: int = TOP_K,
+    pool_layer: int | None = None,
 ) -> list[Decoded]:
-    """Sample every row; without `constraints`, free sampling for each row's `steps` (benchmark)."""
+    """Sample every row; without `constraints`, free sampling for each row's `steps` (benchmark).
+
+    ``pool_layer`` (1-based block of a GPT-2): also pool each row's states there (`pooled`).
+    """
     device = model.device
+    pool = _Pool(model, pool_layer, len(rows)) if pool_layer else None
     count, width = len(rows), max(r.steps for r in rows)
     generators = [torch.Generator().manual_seed(r.seed) for r in rows]
     draws = torch.stack([torch.rand(width, generator=g) for g in generators]).to(device)
@@ -91,7 +100,7 @@ def decode(
     position = (mask[:, :longest].cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
     here = torch.arange(count)  # original index of each row still decoding
-    with torch.inference_mode():
+    with torch.inference_mode(), pool or nullcontext():
         out = model(
             input_ids=ids,
             attention_mask=mask[:, :longest],
@@ -151,6 +160,8 @@ def decode(
                 ended |= torch.tensor([results[r].failed is not None for r in rows_now])
             for b in ended.nonzero().flatten().tolist():
                 results[rows_now[b]].tokens = history[rows_now[b], : t + 1].tolist()
+                if pool is not None:
+                    results[rows_now[b]].pooled = pool.mean(rows_now[b])
             if bool(ended.all()):
                 break
             if bool(ended.any()):
@@ -170,7 +181,37 @@ def decode(
                 cache=cache,
                 use_cache=True,
             )
+            if pool is not None:
+                pool.add(here)
     return results
+
+
+class _Pool:
+    """Sums one block's output over the tokens each row is fed after its prompt."""
+
+    def __init__(self, model, layer: int, rows: int) -> None:
+        self.sums = torch.zeros(rows, model.config.n_embd)
+        self.counts = torch.zeros(rows)
+        self.last: torch.Tensor | None = None
+        block = model.transformer.h[layer - 1]
+        self.hook = block.register_forward_hook(self._keep)
+
+    def _keep(self, module, args, output) -> None:
+        states = output[0] if isinstance(output, tuple) else output
+        self.last = states[:, -1].float().cpu()  # [rows, hidden]: the token just fed
+
+    def add(self, here: torch.Tensor) -> None:
+        self.sums[here] += self.last
+        self.counts[here] += 1
+
+    def mean(self, row: int) -> torch.Tensor:
+        return self.sums[row] / self.counts[row].clamp(min=1)
+
+    def __enter__(self) -> "_Pool":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.hook.remove()  # the model goes on without it, whatever happened
 
 
 def _kept_mass(logprobs: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model.checkpoint import load_checkpoint
 from model.discriminator import DIR_NAME as DISCRIMINATOR_DIR
@@ -69,6 +70,8 @@ class Candidate:
     """Sum of -log P(allowed set) over the sampled tokens: what the mask took from the model."""
     taste: float = 0.0
     """Sum of the log taste weights of the sampled tokens (`constraints.Taste`)."""
+    pooled: Any = None
+    """[hidden] the poet's states at the critic's block, pooled over the body (or None)."""
 
 
 Score = Callable[[Candidate], float]
@@ -142,9 +145,10 @@ def load_generator(
     `model.critic.CriticScore`, its weight ``critic_alpha`` (None: the one its ``critic.json``
     recommends; 0: off). With ``discriminator_alpha`` > 0 and a ``discriminator/`` dir beside
     the weights, they are ranked by `model.discriminator.mixed_score` instead. Either way the
-    model version names the critic too, so cached poems ranked the old way are not served.
+    model version names the critic (and the lexicon) too, so cached poems written or ranked
+    the old way are not served.
     """
-    from model.critic import load_critic_score
+    from model.critic import digest, load_critic_score
 
     checkpoint = load_checkpoint(model_dir, device=device)
     lines_path = checkpoint.path / FILE_NAME
@@ -153,7 +157,10 @@ def load_generator(
         log.info("event=no_line_set path=%s copies_not_checked=1", lines_path)
     version = model_version(checkpoint.path)
     lexicon_path = checkpoint.path / LEXICON_FILE
-    lexicon = Lexicon.load(lexicon_path, device) if lexicon_path.is_file() else None
+    lexicon = None
+    if lexicon_path.is_file():  # it shapes every poem: a new one must not hit an old cache
+        lexicon = Lexicon.load(lexicon_path, device)
+        version = f"{version}+lexicon-{digest(lexicon_path)}"
     generator = Generator(checkpoint.model, checkpoint.tokenizer, version, copies, lexicon=lexicon)
     critic = load_critic_score(
         checkpoint.path, checkpoint.model, checkpoint.tokenizer, critic_alpha
@@ -294,7 +301,8 @@ def _decode_jobs(
     found: dict[int, list[tuple[float, Candidate]]] = {}
     for start in range(0, len(jobs), generator.max_rows):
         chunk = jobs[start : start + generator.max_rows]
-        decoded = list(_decode_chunk(chunk, slots, prompt_ids, generator))
+        pool_layer = getattr(score, "layer", None)  # a critic reads this block's states
+        decoded = list(_decode_chunk(chunk, slots, prompt_ids, generator, pool_layer))
         candidates = [candidate for _, candidate in decoded]
         # A score with `batch` (the discriminator's) scores the chunk in one pass.
         batch = getattr(score, "batch", None)
@@ -304,7 +312,9 @@ def _decode_jobs(
     return found
 
 
-def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generator):
+def _decode_chunk(
+    jobs, slots: dict[int, _Slot], prompt_ids, generator: Generator, pool_layer: int | None
+):
     """(request index, candidate) for every row that decoded to the end."""
     scheme = slots[jobs[0][0]].request.scheme
     tables = generator.tables(scheme)
@@ -322,7 +332,8 @@ def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generato
         generator.lexicon,
         generator.taste,
     )
-    decoded = decode(generator.model, rows, constraints, pad_id=generator.tokenizer.pad_token_id)
+    pad_id = generator.tokenizer.pad_token_id
+    decoded = decode(generator.model, rows, constraints, pad_id=pad_id, pool_layer=pool_layer)
     for (i, layout, _), result in zip(jobs, decoded, strict=True):
         stats = slots[i].stats
         stats["resampled"] += result.resampled
@@ -342,6 +353,7 @@ def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generato
                 result.sampled,
                 result.masked,
                 result.taste,
+                result.pooled,
             ),
         )
 
