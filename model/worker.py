@@ -483,7 +483,10 @@ def run(settings: WorkerSettings) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     generator = load_generator(
-        settings.model_dir, device=device, discriminator_alpha=settings.discriminator_alpha
+        settings.model_dir,
+        device=device,
+        discriminator_alpha=settings.discriminator_alpha,
+        critic_alpha=settings.critic_alpha,
     )
     url = redis_url(settings)
     asyncio.run(serve_worker(url, generator.generate, generator.model_version, settings))

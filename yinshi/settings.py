@@ -75,6 +75,12 @@ class WorkerSettings(QueueSettings):
     discriminator_alpha: float = Field(
         default=0.0, ge=0, description="rerank by MODEL_DIR/discriminator too; 0 = log-prob only"
     )
+    critic_alpha: float | None = Field(
+        default=None,
+        ge=0,
+        description="weight of the shipped critic (MODEL_DIR/critic.safetensors) in the "
+        "ranking; unset: the one its critic.json recommends; 0 = off",
+    )
 
 
 class BotSettings(ClientSettings):
