@@ -128,7 +128,7 @@ def test_end_weight_is_small_for_characters_that_never_end_a_line():
     usage = _usage()
     assert usage.end_weight("之") < 0.2
     assert usage.end_weight("花") == usage.end_weight("风") == 1.0
-    assert usage.end_weight("也") == 1.0  # ends lines at about the average rate
+    assert usage.end_weight("也") > 0.85  # ends lines at about the average rate: barely touched
     assert usage.end_weight("无数据") == 1.0
     assert usage.end_weight("之", "ci") < 0.3
     with pytest.raises(ValueError):

@@ -23,7 +23,13 @@ class PoemRequest(BaseModel):
     acrostic: str | None = Field(default=None, min_length=2, max_length=8, description="藏头")
     first_line: str | None = Field(default=None, max_length=12, description="续写 from this line")
     n: int = Field(default=1, ge=1, le=8, description="poems wanted")
-    temperature: float = Field(default=0.8, gt=0.0, le=2.0)
+    temperature: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=2.0,
+        description="1.0: cooler poems read likelier than real verse and a judge tells them "
+        "from real ones more easily (held-out AUC 0.84 at 0.8, 0.78 at 1.0; model card)",
+    )
     top_p: float = Field(default=0.9, gt=0.0, le=1.0)
     seed: int | None = None
     scheme: Scheme = "pingshui"

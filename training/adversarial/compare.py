@@ -92,6 +92,8 @@ class Variant:
 
 BEFORE_OVERSAMPLE = 2
 """Candidates per poem the engine drew before taste and the critic came (now `OVERSAMPLE`)."""
+BEFORE_TEMPERATURE = 0.8
+"""The requests' default temperature then (now 1.0)."""
 
 
 def variants(options: CompareOptions) -> list[Variant]:
@@ -114,7 +116,8 @@ def variants(options: CompareOptions) -> list[Variant]:
 
 def load_variant(variant: Variant, device: str):
     """The variant's generator. ``before``: no critic, no taste (`PLAIN`), two candidates a
-    poem — the same poems, seed for seed, as the engine wrote before taste existed."""
+    poem, every request at the temperature that was the default — the same poems, seed for
+    seed, as the engine wrote before taste existed."""
     from model.generation import load_generator
     from model.generation.constraints import PLAIN
 
@@ -128,6 +131,13 @@ def load_variant(variant: Variant, device: str):
     generator = load_generator(variant.path, device=device, critic_alpha=0.0)
     generator.taste = PLAIN
     generator.oversample = BEFORE_OVERSAMPLE
+    generate = generator.generate
+
+    def at_the_old_temperature(requests, score=None):
+        old = {"temperature": BEFORE_TEMPERATURE}
+        return generate([r.model_copy(update=old) for r in requests], score)
+
+    generator.generate = at_the_old_temperature
     return generator
 
 

@@ -54,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _threads(evaluate)
     evaluate.add_argument("--out", type=Path, help="where report.{json,md} go (default: --model)")
     variants = evaluate.add_argument_group(
-        "variants (--compare): base, reranked (if MODEL/discriminator) and adversarial poets"
+        "variants (--compare): before, taste, base, reranked (if MODEL/discriminator), adversarial"
     )
     variants.add_argument(
         "--compare", action="store_true", help="add the constrained variants side by side"
