@@ -52,6 +52,8 @@ model: data/corpus/train.jsonl
 	mkdir -p $(WEIGHTS)
 	cd runs/finetune && cp $(CHECKPOINT_FILES) $(CURDIR)/$(WEIGHTS)/
 	$(BIN)/python -m model.generation.copies data/corpus/train.jsonl $(WEIGHTS)
+	$(BIN)/python -m training.corpus.lexicon data/corpus $(WEIGHTS)
+	$(BIN)/yinshi train critic --generator $(WEIGHTS) --corpus data/corpus --threads $(THREADS)
 
 # What training/gpu/h200.sh needs on a lent GPU machine that reaches no network: the corpus
 # (slim) and the wheels of our dependencies its image lacks (for its Python 3.12). Then, there:
