@@ -20,7 +20,6 @@ Regenerate the shipped table from the unpacked corpus package:
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache
@@ -30,6 +29,7 @@ from .errors import ProsodyInputError
 from .result import Violation
 from .rules import EITHER, PING, ZE
 from .schemes import Scheme, get_scheme, to_simplified
+from .tables import write_rows
 from .text import normalize, split_lines, strip_mark
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "cipai.json"
@@ -117,24 +117,9 @@ def _agreed(chars: list[str], rhymes: Scheme, min_examples: int) -> str:
 
 
 def save_tunes(path: str | os.PathLike, tunes: dict[str, dict]) -> None:
-    """Write the table atomically: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            # One tune per line: compact, and a regenerated table diffs tune by tune.
-            rows = [_json(name) + ": " + _json(tunes[name]) for name in sorted(tunes)]
-            out.write("{\n" + ",\n".join(rows) + "\n}\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """Write the table atomically, one tune per line: compact, and a regenerated table diffs
+    tune by tune."""
+    write_rows(path, {name: tunes[name] for name in sorted(tunes)})
 
 
 def load_tunes(path: str | os.PathLike | None = None) -> dict[str, dict]:

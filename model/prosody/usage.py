@@ -24,10 +24,11 @@ The file (JSON, written by the derivation):
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from .tables import write_rows
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "usage.json"
 FORMAT = 1
@@ -164,23 +165,6 @@ def _shipped() -> Usage:
 
 
 def save_usage(path: str | os.PathLike, usage: Usage) -> None:
-    """Write atomically (temp file + rename): a worker starting meanwhile never reads half a file.
-
-    Compact JSON, one top-level key per line, so the file stays small and diffs by section.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            rows = [_json(key) + ":" + _json(value) for key, value in to_dict(usage).items()]
-            out.write("{\n" + ",\n".join(rows) + "\n}\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Write atomically: a worker starting meanwhile never reads half a file. Compact JSON, one
+    top-level key per line, so the file stays small and diffs by section."""
+    write_rows(path, to_dict(usage), compact=True)

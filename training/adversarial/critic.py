@@ -1,6 +1,6 @@
 """Train the critic: a logistic head on the poet's own hidden states, real poems against its own.
 
-The same data as the discriminator (`pick_real`, `write_fakes`: both sides keep 格律, same
+The same data as the discriminator (`train_and_test_pairs`: both sides keep 格律, same
 forms and titles, so only the wording differs), but instead of fine-tuning a second GPT-2, the
 poet reads every poem once (`model.critic.features`) and a logistic regression is fitted on
 those features with L-BFGS: seconds on a CPU. Its L2 weight is chosen on a held-out fifth of
@@ -25,9 +25,8 @@ from model.generation import load_generator
 from model.generation.engine import model_version
 from model.prompt import clean_title, prompt_text
 from model.prosody.forms import REGULAR_FORMS
-from training.adversarial.discriminator import EVAL_SEED_OFFSET, auc, pick_real, write_fakes
+from training.adversarial.discriminator import auc, train_and_test_pairs
 from training.lm import artifacts
-from training.lm.data import read_records
 from yinshi.errors import UserError
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -114,15 +113,8 @@ def train_critic(options: Options) -> dict:
         raise UserError(f"--layer 须在 1 到 {layers} 之间 / out of range")
     generator = load_generator(options.generator, device=device, critic_alpha=0.0)
     rng = random.Random(options.seed)
-    train_pairs = write_fakes(
-        generator,
-        pick_real(read_records(options.corpus, "train"), options.n_per_form, rng),
-        options.seed,
-    )
-    test_pairs = write_fakes(
-        generator,
-        pick_real(read_records(options.corpus, "test"), options.n_per_form, rng),
-        options.seed + EVAL_SEED_OFFSET,
+    train_pairs, test_pairs = train_and_test_pairs(
+        generator, options.corpus, options.n_per_form, options.seed, rng
     )
     if len(train_pairs) < 5 or not test_pairs:
         raise UserError(

@@ -83,6 +83,19 @@ def write_fakes(generator, real: Sequence[dict], seed: int) -> list[tuple[dict, 
     return pairs
 
 
+def train_and_test_pairs(
+    generator, corpus: Path, n_per_form: int, seed: int, rng: random.Random
+) -> tuple[list, list]:
+    """`write_fakes` for up to ``n_per_form`` train poems of each regular form (seed ``seed``)
+    and as many test poems (other seeds): what a real-vs-generated classifier learns from and
+    is judged on."""
+    train = pick_real(read_records(corpus, "train"), n_per_form, rng)
+    test = pick_real(read_records(corpus, "test"), n_per_form, rng)
+    return write_fakes(generator, train, seed), write_fakes(
+        generator, test, seed + EVAL_SEED_OFFSET
+    )
+
+
 def labelled(pairs: Sequence[tuple[dict, list[str]]]) -> list[tuple[str, int]]:
     """(classifier text, label) for both sides of every pair."""
     rows = []
@@ -111,15 +124,8 @@ def train_discriminator(options: Options) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     generator = load_generator(options.generator, device=device)
     rng = random.Random(options.seed)
-    train_pairs = write_fakes(
-        generator,
-        pick_real(read_records(options.corpus, "train"), options.n_per_form, rng),
-        options.seed,
-    )
-    test_pairs = write_fakes(
-        generator,
-        pick_real(read_records(options.corpus, "test"), options.n_per_form, rng),
-        options.seed + EVAL_SEED_OFFSET,
+    train_pairs, test_pairs = train_and_test_pairs(
+        generator, options.corpus, options.n_per_form, options.seed, rng
     )
     if not train_pairs or not test_pairs:
         raise UserError(
