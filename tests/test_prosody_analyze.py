@@ -230,3 +230,13 @@ def test_to_dict_is_json():
         data
     )
     assert set(data["violations"][0]) >= {"line", "pos", "kind", "message"}
+
+
+def test_a_near_regular_poem_is_judged_against_its_form():
+    """Four lines of 5, 6, 5, 5 are a 五绝 with one slip, not 杂言 that passes."""
+    result = analyze("白日依山尽，黄河入海长流。欲穷千里目，更上一层楼。")
+    assert result.form == "五绝" and not result.conforms
+    assert [(v.line, v.kind, v.message) for v in result.violations] == [
+        (2, "length", "应为5字，今为6字")
+    ]
+    assert analyze("白日依山尽，黄河入海流长又长。欲穷千里目，更上一层楼。").form == "杂言"

@@ -17,7 +17,7 @@ import re
 from functools import cache
 
 from .errors import ProsodyInputError
-from .forms import FORMS, REGULAR_FORMS, form_from_shape
+from .forms import FORMS, REGULAR_FORMS, form_from_shape, nearest_regular
 from .result import Analysis, Violation
 from .rules import (
     FORM_SHAPES,
@@ -57,7 +57,9 @@ def analyze(
     lines = [strip_mark(line) for line in split_lines(body)]
     if form is None or form in REGULAR_FORMS:
         lines = _resplit(lines, form)
-    form = form or form_from_shape("，".join(lines) + "。")
+    form = (
+        form or nearest_regular([len(x) for x in lines]) or form_from_shape("，".join(lines) + "。")
+    )
     signatures = [rhymes.signature(line) for line in lines]
     marks = [signature.translate(_MARK_OF) for signature in signatures]
     result = Analysis(form, True, "none", scheme, lines, marks)

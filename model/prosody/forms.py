@@ -31,3 +31,15 @@ def form_from_shape(body: str) -> str:
     if count >= 2 and all(3 <= n <= 11 for n in lengths):
         return "杂言"
     return "其他"
+
+
+def nearest_regular(lengths: list[int]) -> str | None:
+    """The 近体 form a poem nearly has: four or eight lines of five or seven characters, one
+    line in four a character or two off. Such a poem is a 五绝 with a slip, not 杂言 with no
+    rules: judged against that form, the analysis says which line has a character too many."""
+    for (count, size), form in _REGULAR.items():
+        off = [n for n in lengths if n != size]
+        near = all(abs(n - size) <= 2 for n in off)
+        if len(lengths) == count and 0 < len(off) <= count // 4 and near:
+            return form
+    return None
