@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, commands, daily, inline, texts
+from bot import buttons, chat, commands, daily, inline, texts
 from bot.services import Services
 from yinshi.errors import UserError
 from yinshi.settings import BotSettings
@@ -98,7 +98,13 @@ def register_handlers(application: Application) -> None:
     ):
         application.add_handler(CommandHandler(names, callback, filters=new))
     application.add_handler(
-        MessageHandler(new & filters.TEXT & ~filters.COMMAND, commands.topic_text)
+        MessageHandler(new & filters.TEXT & ~filters.COMMAND, chat.chat_message)
+    )
+    application.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.TEXT, chat.edited)
+    )
+    application.add_handler(
+        MessageHandler(new & ~filters.TEXT & ~filters.StatusUpdate.ALL, chat.media)
     )
     application.add_handler(CallbackQueryHandler(buttons.button))
     application.add_handler(InlineQueryHandler(inline.inline_query))

@@ -1,15 +1,12 @@
-"""Inline keyboard buttons: 🔄 换一首, 📜 格律, ✍️ 藏头, and the examples of /start."""
-
-from html import escape
+"""Inline keyboard buttons: 🔄 换一首, 📜 格律, ✍️ 藏头, ✍️ 照此体写一首, and /start's examples."""
 
 from telegram import ReplyParameters, Update
 from telegram.ext import ContextTypes
 
-from bot import render, texts
+from bot import chat, render, texts
 from bot.commands import EXAMPLES, parse_command, write_and_reply
 from bot.parsing import InputError
 from bot.services import services
-from model.prosody import ProsodyInputError, analyze
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -19,6 +16,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = query.message
     if message is None:  # a button on an inline-mode message: none of ours has one
         await query.answer()
+        return
+    if action == chat.SAME_FORM:
+        await chat.same_form(update, context, argument)
         return
     if action == render.ACROSTIC:
         await query.answer(texts.ACROSTIC_HINT, show_alert=True)
@@ -52,14 +52,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             reply_to=message.message_id,
         )
     elif action == render.ANALYZE:
-        try:
-            reply = render.analysis_html(
-                analyze(render.poem_text(record.poem), form=record.request.form)
-            )
-        except ProsodyInputError as error:
-            reply = escape(str(error))
         await context.bot.send_message(
             message.chat.id,
-            reply,
+            render.record_analysis_html(record.request, record.poem),
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
         )

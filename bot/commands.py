@@ -23,7 +23,7 @@ from bot.parsing import (
     parse_continue,
     parse_poem,
 )
-from bot.ratelimit import AlreadyWriting, is_costly, is_topic_message
+from bot.ratelimit import AlreadyWriting, is_costly
 from bot.services import failure_text, services
 from model.prosody import ProsodyInputError, analyze
 from yinshi.errors import ServiceError
@@ -70,7 +70,9 @@ async def write_and_reply(
     request: PoemRequest,
     fresh: bool = False,
     reply_to: int | None = None,
+    header: str | None = None,
 ) -> None:
+    """`header`: one line above the poem (how a free-text request was read)."""
     bot, service = context.bot, services(context)
     # The poem is asked for first: the typing action and the placeholder are two Bot API round
     # trips (0.4 s at the median under the 20-user bench) the worker need not wait for.
@@ -92,8 +94,10 @@ async def write_and_reply(
         return
     poem = result.poems[0]
     record_id = await service.records.save(request, poem)
+    await service.conversations.remember(chat_id, request, poem)
     await placeholder.edit_text(
-        render.poem_html(poem), reply_markup=render.poem_keyboard(record_id)
+        render.poem_html(poem, f"<i>{header}</i>" if header else None),
+        reply_markup=render.poem_keyboard(record_id),
     )
 
 
@@ -142,15 +146,6 @@ async def acrostic(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def continue_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_message is not None
     await _request_poem(update, context, "continue", argument(update.effective_message))
-
-
-async def topic_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Plain text in a private chat, or a reply to the bot in a group: a topic."""
-    message = update.effective_message
-    assert message is not None
-    if not is_topic_message(update, context.bot.id):  # the same test the rate limit counts by
-        return
-    await _request_poem(update, context, "poem", message.text or "")
 
 
 def _replies_to_bot(message: Message, bot_id: int) -> bool:

@@ -207,6 +207,35 @@ class FakeBotAPI:
         self._push({"message": message})
         return message
 
+    def edit(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """A person edits a message they sent."""
+        message = {**self.messages[(chat_id, message_id)], "text": text}
+        message["edit_date"] = int(time.time())
+        self.messages[(chat_id, message_id)] = message
+        self._push({"edited_message": message})
+        return message
+
+    def send_media(
+        self, kind: str, *, user_id: int, chat_id: int | None = None, chat_type: str = "private"
+    ) -> dict[str, Any]:
+        """A person sends a sticker or a photo (no text)."""
+        chat = self.chat(user_id if chat_id is None else chat_id, chat_type)
+        media = {"file_id": "f1", "file_unique_id": "u1", "width": 512, "height": 512}
+        content: dict[str, Any] = {
+            "sticker": {**media, "type": "regular", "is_animated": False, "is_video": False},
+            "photo": [{**media}],
+        }[kind]
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.user(user_id),
+            kind: content,
+        }
+        self._store(message)
+        self._push({"message": message})
+        return message
+
     def press(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
         """A person taps an inline keyboard button; returns the callback query id."""
         query_id = str(next(self._query_ids))

@@ -5,6 +5,8 @@ yinshi:bot:daily                  hash, chat id → JSON Subscription — surviv
 yinshi:bot:daily:sent:{chat}:{d}  string, the replica that claimed the post, CLAIM_TTL
 yinshi:bot:rate:{user}:{minute}   string counter, RATE_TTL — requests in that minute
 yinshi:bot:busy:{user}            string, BUSY_TTL at most — a poem of this user is in flight
+yinshi:bot:chat:{chat}            hash, last → JSON PoemRecord, form → a form asked for;
+                                  CONVERSATION_TTL — what 「再来一首」 refers to
 """
 
 PREFIX = "yinshi:bot"
@@ -14,6 +16,8 @@ POEM_TTL = 2 * 24 * 3600
 CLAIM_TTL = 3 * 24 * 3600
 """Longer than any clock skew or restart between two replicas posting the same day."""
 RATE_TTL = 120
+CONVERSATION_TTL = 7 * 24 * 3600
+"""「再来一首」 a week later still means the last poem; a chat silent longer is forgotten."""
 
 
 def poem(record_id: str) -> str:
@@ -34,3 +38,7 @@ def rate(user_id: int, minute: int) -> str:
 
 def busy(user_id: int) -> str:
     return f"{PREFIX}:busy:{user_id}"
+
+
+def conversation(chat_id: int) -> str:
+    return f"{PREFIX}:chat:{chat_id}"

@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 from telegram import Update
 
 from bot import keys
+from bot.parsing import FormCatalog, InputError
+from bot.understanding import FollowUp, Write, understand
 
 COSTLY_COMMANDS = ("poem", "acrostic", "continue")
 COSTLY_BUTTONS = ("again:", "example:")
@@ -71,7 +73,18 @@ def is_costly(update: Update, bot_id: int) -> bool:
     if message.text.startswith("/"):
         command = message.text.split()[0][1:].split("@")[0].lower()
         return command in COSTLY_COMMANDS
-    return is_topic_message(update, bot_id)
+    return is_topic_message(update, bot_id) and asks_for_poem(message.text)
+
+
+def asks_for_poem(text: str) -> bool:
+    """Does a plain message ask for a poem? 「你好」 and a pasted poem to analyse do not."""
+    try:
+        intent = understand(text, FormCatalog.load())
+    except InputError:
+        return False
+    return isinstance(intent, Write) or (
+        isinstance(intent, FollowUp) and intent.action != "analyze"
+    )
 
 
 def is_topic_message(update: Update, bot_id: int) -> bool:

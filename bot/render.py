@@ -10,9 +10,9 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from model.prosody import Analysis
+from model.prosody import Analysis, ProsodyInputError, analyze
 from model.prosody.text import LINE_END
-from yinshi.protocol import Poem
+from yinshi.protocol import Poem, PoemRequest
 
 MAX_MESSAGE = 4096
 MAX_VIOLATIONS = 12
@@ -93,6 +93,15 @@ def examples_keyboard(examples: list[str]) -> InlineKeyboardMarkup:
             for i, text in enumerate(examples)
         ]
     )
+
+
+def record_analysis_html(request: PoemRequest, poem: Poem) -> str:
+    """The 格律 of one of our poems, judged against the form and scheme it was written in."""
+    try:
+        analysis = analyze(poem_text(poem), form=request.form, scheme=request.scheme)
+    except ProsodyInputError as error:
+        return escape(str(error))
+    return analysis_html(analysis)
 
 
 def analysis_html(analysis: Analysis) -> str:

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from telegram.ext import CallbackContext
 
 from bot import texts
+from bot.memory import Conversations
 from bot.parsing import FormCatalog
 from bot.ratelimit import AlreadyWriting, RateLimiter
 from bot.store import PoemRecords, Subscriptions
@@ -93,6 +94,7 @@ class Services:
     records: PoemRecords
     subscriptions: Subscriptions
     catalog: FormCatalog
+    conversations: Conversations
 
     @classmethod
     def create(cls, settings: BotSettings, redis: Redis) -> "Services":
@@ -106,6 +108,7 @@ class Services:
             records=PoemRecords(redis),
             subscriptions=Subscriptions(redis),
             catalog=FormCatalog.load(),
+            conversations=Conversations(redis),
         )
 
 

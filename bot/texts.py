@@ -8,7 +8,9 @@ BOT_NAME = "吟诗 · yinshi"
 
 START = (
     "<b>吟诗</b>：我写合乎格律的古典诗词。\n"
-    "发一个题目，我就写一首七绝；也可以指定体裁或词牌。\n\n"
+    "发一个题目，我就写一首七绝；也可以直接说「来一首写秋天的五律」「用如梦令写春愁」"
+    "「帮我写藏头诗：万事如意」，写完说「再来一首」「改成五律」「这首的格律」；"
+    "贴一首诗，我看它的格律。\n\n"
     "/poem 春江 — 以「春江」为题作七绝\n"
     "/poem 春江 五律 — 指定体裁（五绝 七绝 五律 七律 或词牌）\n"
     "/acrostic 春江花月 — 藏头诗\n"
@@ -85,6 +87,38 @@ TEXT_TOO_LONG = "太长了：最多 {limit} 个字。"
 UNKNOWN_FORM = "不认识的体裁「{form}」。\n\n{forms}"
 FORMS_LIST = "<b>支持的体裁</b>\n近体诗：{regular}\n\n<b>词牌</b>（{count} 个）：{tunes}"
 EMPTY_TOPIC = "请给个题目。"
+
+# --- chat in plain Chinese -----------------------------------------------------------------
+
+UNDERSTOOD = "以「{topic}」为题，作{form}"
+UNDERSTOOD_ACROSTIC = "藏头「{heads}」，作{form}"
+UNDERSTOOD_CONTINUE = "续写「{first_line}」，成{form}"
+UNDERSTOOD_XINYUN = "，押中华新韵"
+CHAT_GREETING = (
+    "你好！我是吟诗，写合乎格律的古典诗词。发个题目给我，比如「春江」，或说「来一首写秋天的五律」。"
+)
+CHAT_THANKS = "不客气。想再要一首，说「再来一首」；换个体裁，说「改成五律」。"
+CHAT_WHO = (
+    "我是吟诗：一个从唐宋诗词里学会作诗的小模型，写五绝、七绝、五律、七律和两百多个词牌，"
+    "首首合乎平仄与韵。发个题目试试？"
+)
+CHAT_HINT = (
+    "请用中文告诉我写什么，例如「春江」或「来一首写秋天的五律」。\n"
+    "<i>Send a topic in Chinese, e.g. 春江, or 来一首写秋天的五律.</i>"
+)
+CHAT_NOT_CHINESE = (
+    "题目须是汉字，例如「明月」。\n<i>The topic must be in Chinese characters, e.g. 明月.</i>"
+)
+CHAT_NO_HEADS = "藏头藏哪几个字呢？例如「藏头诗：春江花月」（4 字七绝，8 字七律）。"
+CHAT_NO_TOPIC = "写什么呢？请给个题目，例如「写一首关于秋天的诗」。"
+CHAT_MEDIA = (
+    "我只读文字：发个题目，或贴一首诗让我看格律。\n"
+    "<i>I only read text: send a topic, or paste a poem to check its rules.</i>"
+)
+CHAT_EDITED = "改过的消息我不再重写；请把新的要求重新发一条。"
+NO_LAST_POEM = "这里还没有上一首：先发个题目吧，例如「春江」。"
+BUTTON_SAME_FORM = "✍️ 照此体写一首"
+SAME_FORM_PROMPT = "好，用{form}写。请发一个题目。"
 
 # --- limits and failures -------------------------------------------------------------------
 
