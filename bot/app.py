@@ -11,11 +11,11 @@ import secrets
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -29,7 +29,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, chat, commands, daily, inline, texts
+from bot import buttons, chat, commands, daily, inline, keys, texts
+from bot.flood import ChatRateLimiter
 from bot.services import Services
 from yinshi.errors import UserError
 from yinshi.settings import BotSettings
@@ -39,23 +40,6 @@ log = logging.getLogger("yinshi.bot")
 HEALTH_RUNNER = "health_runner"
 OWNS_REDIS = "owns_redis"
 STOPPED = "stopped"
-
-
-class MessageRateLimiter(AIORateLimiter):
-    """PTB's flood control for messages; a typing action goes straight out.
-
-    Telegram's 30 per second is about messages, while `AIORateLimiter` counts every call
-    with a ``chat_id``. A typing action spent one of those slots for each poem, so under load
-    (bench/bot_load.py, 20 users) placeholders and poems queued behind the dots. The action
-    is best effort: it is not retried, and its failure is ignored by the caller.
-    """
-
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        if endpoint == "sendChatAction":
-            return await callback(*args, **kwargs)
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
 
 
 def build_application(
@@ -72,7 +56,7 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(base_url or settings.bot_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(MessageRateLimiter(max_retries=2))
+        .rate_limiter(ChatRateLimiter(max_retries=2))
         .concurrent_updates(True)  # one slow poem must not hold up everyone else's
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -81,7 +65,17 @@ def build_application(
     application.bot_data["services"] = Services.create(settings, redis)
     application.bot_data[OWNS_REDIS] = owns_redis
     register_handlers(application)
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(heartbeat, keys.ALIVE_EVERY_S, first=0, name="alive")
     return application
+
+
+async def heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """This process is alive: its users' in-flight claims still hold (`bot.ratelimit`)."""
+    try:
+        await context.bot_data["services"].limiter.heartbeat()
+    except RedisError as error:  # Redis away: the claims there cannot be read either
+        log.debug("event=heartbeat_failed error=%s", type(error).__name__)
 
 
 def register_handlers(application: Application) -> None:
@@ -143,6 +137,8 @@ async def _post_shutdown(application: Application) -> None:
     runner = application.bot_data.pop(HEALTH_RUNNER, None)
     if runner:
         await runner.cleanup()
+    with contextlib.suppress(RedisError):
+        await application.bot_data["services"].limiter.gone()
     if application.bot_data[OWNS_REDIS]:
         await application.bot_data["services"].redis.aclose()
 

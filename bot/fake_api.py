@@ -46,9 +46,9 @@ _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
-        self.code, self.description = code, description
+        self.code, self.description, self.retry_after = code, description, retry_after
 
 
 def html_to_text(source: str) -> str:
@@ -126,6 +126,8 @@ class FakeBotAPI:
         self.admins: dict[int, set[int]] = {}
         self.blocked: set[int] = set()
         self.failures: dict[str, tuple[int, str]] = {}
+        self.flooded: dict[int, float] = {}
+        """Chat → monotonic time until which messages into it answer 429."""
         self.webhook_url = ""
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -236,20 +238,17 @@ class FakeBotAPI:
         self._push({"message": message})
         return message
 
-    def press(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> str:
-        """A person taps an inline keyboard button; returns the callback query id."""
+    def press(self, chat_id: int, message_id: int, data: str | None, *, user_id: int) -> str:
+        """A person taps an inline keyboard button (None: a button without data, as a game's);
+        returns the callback query id."""
         query_id = str(next(self._query_ids))
-        self._push(
-            {
-                "callback_query": {
-                    "id": query_id,
-                    "from": self.user(user_id),
-                    "message": _public(self.messages[(chat_id, message_id)]),
-                    "chat_instance": str(chat_id),
-                    "data": data,
-                }
-            }
-        )
+        query = {
+            "id": query_id,
+            "from": self.user(user_id),
+            "message": _public(self.messages[(chat_id, message_id)]),
+            "chat_instance": str(chat_id),
+        }
+        self._push({"callback_query": query if data is None else {**query, "data": data}})
         return query_id
 
     def inline_query(self, query: str, *, user_id: int) -> str:
@@ -289,6 +288,19 @@ class FakeBotAPI:
 
     def heal(self, method: str) -> None:
         self.failures.pop(method, None)
+
+    def flood(self, chat_id: int, seconds: int) -> None:
+        """Messages into this chat answer 429 (retry after the rest of `seconds`) until then,
+        as Telegram does for a group past its 20 messages a minute."""
+        self.flooded[chat_id] = time.monotonic() + seconds
+
+    def _check_flood(self, method: str, params: dict[str, Any]) -> None:
+        if method not in ("sendMessage", "editMessageText") or "chat_id" not in params:
+            return
+        left = self.flooded.get(int(params["chat_id"]), 0.0) - time.monotonic()
+        if left > 0:
+            wait = max(1, round(left))
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
 
     def _push(self, update: dict[str, Any]) -> None:
         self._updates.append({"update_id": next(self._update_ids), **update})
@@ -360,12 +372,15 @@ class FakeBotAPI:
         try:
             if method in self.failures:
                 raise ApiError(*self.failures[method])
+            self._check_flood(method, params)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             result = await handler(params)
         except ApiError as error:
             self._record(Call(method, params, ok=False, result=error.description))
             body = {"ok": False, "error_code": error.code, "description": error.description}
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
             return web.json_response(body, status=error.code)
         self._record(Call(method, params, ok=True, result=result))
         return web.json_response({"ok": True, "result": result})

@@ -1,28 +1,81 @@
-"""Outgoing flood control: messages share Telegram's budget, typing actions do not."""
+"""Outgoing flood control: messages share Telegram's budget, typing actions do not, and a 429
+for one chat delays that chat only."""
 
 import asyncio
+import time
 
 import pytest
+from telegram.error import RetryAfter
+from test_bot_e2e import new_id, tiny_generator, wait_poems, worker_url
 
-from bot.app import MessageRateLimiter
+from bot.flood import ChatRateLimiter
+
+__all__ = ["tiny_generator", "worker_url"]  # fixtures of the bot's e2e tests
+
+GROUP = -7
+
+
+def caller(limiter: ChatRateLimiter, sent: list[str], failures: dict[int, int] | None = None):
+    """`call(endpoint, chat)` through the limiter; `failures[chat]` 429s come first."""
+    failures = failures or {}
+
+    async def call(endpoint: str, chat: int = GROUP) -> bool:
+        async def callback() -> bool:
+            if failures.get(chat):
+                failures[chat] -= 1
+                raise RetryAfter(1)
+            sent.append(f"{endpoint}:{chat}")
+            return True
+
+        return await limiter.process_request(callback, (), {}, endpoint, {"chat_id": chat}, None)
+
+    return call
 
 
 async def test_typing_actions_skip_the_message_budget():
-    limiter = MessageRateLimiter(overall_max_rate=1, overall_time_period=60, group_max_rate=1)
-    await limiter.initialize()
-    sent: list[str] = []
-
-    async def call(endpoint: str) -> bool:
-        async def callback() -> bool:
-            sent.append(endpoint)
-            return True
-
-        return await limiter.process_request(callback, (), {}, endpoint, {"chat_id": 7}, None)
-
+    limiter, sent = ChatRateLimiter(group_per_minute=1), []
+    call = caller(limiter, sent)
     await asyncio.wait_for(call("sendMessage"), 5)  # the one message this minute allows
     for _ in range(5):
         await asyncio.wait_for(call("sendChatAction"), 5)
     with pytest.raises(TimeoutError):  # the next message waits out the minute
         await asyncio.wait_for(call("editMessageText"), 0.5)
-    assert sent == ["sendMessage"] + ["sendChatAction"] * 5
-    await limiter.shutdown()
+    assert sent == ["sendMessage:-7"] + ["sendChatAction:-7"] * 5
+
+
+async def test_a_429_delays_only_its_chat():
+    limiter, sent = ChatRateLimiter(), []
+    call = caller(limiter, sent, failures={GROUP: 1})
+    started = time.monotonic()
+    group = asyncio.create_task(call("sendMessage", GROUP))  # 429: retry after 1 s
+    await asyncio.sleep(0.2)
+    later = asyncio.create_task(call("editMessageText", GROUP))  # waits for the same moment
+    await asyncio.wait_for(call("sendMessage", 42), 0.5)  # a private chat goes on at once
+    assert sent == ["sendMessage:42"]
+    await asyncio.gather(group, later)
+    assert time.monotonic() - started >= 1.0
+    assert sorted(sent[1:]) == ["editMessageText:-7", "sendMessage:-7"]
+
+
+async def test_a_429_past_the_retries_is_raised():
+    limiter, sent = ChatRateLimiter(max_retries=1), []
+    call = caller(limiter, sent, failures={GROUP: 2})
+    with pytest.raises(RetryAfter):
+        await call("sendMessage", GROUP)
+    assert sent == []
+
+
+async def test_a_flooded_group_does_not_hold_up_a_private_poem(
+    fake_telegram, start_bot, worker_url
+):
+    """Before: a private /poem sent while a group's messages waited out a 429 waited as long."""
+    fake, group, admin, user = fake_telegram, -new_id(), new_id(), new_id()
+    await start_bot(worker_url)
+    fake.flood(group, 10)
+    fake.send("/poem 春江", user_id=admin, chat_id=group, chat_type="group")
+    await fake.wait_for(lambda: any(not c.ok for c in fake.calls_to("sendMessage")))
+    started = time.monotonic()
+    fake.send("/poem 秋夜", user_id=user)
+    await wait_poems(fake, user)
+    assert time.monotonic() - started < 5
+    assert not fake.bot_messages(group)  # the group's placeholder still waits its turn
