@@ -1,5 +1,6 @@
 """Inline keyboard buttons: 🔄 换一首, 📜 格律, ✍️ 藏头, ✍️ 照此体写一首, and /start's examples."""
 
+from redis.exceptions import RedisError
 from telegram import ReplyParameters, Update
 from telegram.ext import ContextTypes
 
@@ -11,10 +12,10 @@ from bot.services import services
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    action, _, argument = query.data.partition(":")
+    assert query is not None
+    action, _, argument = (query.data or "").partition(":")
     message = query.message
-    if message is None:  # a button on an inline-mode message: none of ours has one
+    if message is None or not query.data:  # an inline-mode message's, or a game's: not ours
         await query.answer()
         return
     if action == chat.SAME_FORM:
@@ -37,7 +38,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             context, chat_id=message.chat.id, user_id=query.from_user.id, request=request
         )
         return
-    record = await services(context).records.load(argument)
+    try:
+        record = await services(context).records.load(argument)
+    except RedisError:
+        await query.answer(texts.POET_AWAY, show_alert=True)
+        return
     if record is None:
         await query.answer(texts.POEM_EXPIRED, show_alert=True)
         return

@@ -8,6 +8,7 @@ a traceback.
 
 from html import escape
 
+from redis.exceptions import RedisError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
@@ -50,6 +51,8 @@ async def chat_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             await _write(update, context, intent)
     except InputError as error:
         await message.reply_text(str(error))
+    except RedisError:  # the chat's memory is there; a poem would need it too
+        await message.reply_text(texts.POET_AWAY)
 
 
 async def _small_talk(message: Message, intent: Chat) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import logging
 from html import escape
 
+from redis.exceptions import RedisError
 from telegram import InlineQueryResultsButton, Message, ReplyParameters, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
@@ -92,12 +93,20 @@ async def write_and_reply(
     except (ServiceError, AlreadyWriting) as error:
         await placeholder.edit_text(failure_text(error))
         return
+    except Exception:  # a bug: the placeholder must still not promise a poem for ever
+        log.exception("event=poem_failed chat=%s", chat_id)
+        await placeholder.edit_text(texts.UNEXPECTED)
+        return
     poem = result.poems[0]
-    record_id = await service.records.save(request, poem)
-    await service.conversations.remember(chat_id, request, poem)
+    keyboard = None
+    try:  # the buttons and 「再来一首」 need Redis; the poem in hand does not
+        record_id = await service.records.save(request, poem)
+        await service.conversations.remember(chat_id, request, poem)
+        keyboard = render.poem_keyboard(record_id)
+    except RedisError as error:
+        log.warning("event=poem_not_remembered chat=%s error=%s", chat_id, type(error).__name__)
     await placeholder.edit_text(
-        render.poem_html(poem, f"<i>{header}</i>" if header else None),
-        reply_markup=render.poem_keyboard(record_id),
+        render.poem_html(poem, f"<i>{header}</i>" if header else None), reply_markup=keyboard
     )
 
 
@@ -184,7 +193,13 @@ async def limit_requests(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """TypeHandler callback (group -1): stop a costly update over the limit, with a reply."""
     limiter = services(context).limiter
     user = update.effective_user
-    if user is None or not is_costly(update, context.bot.id) or await limiter.allow(user.id):
+    if user is None or not is_costly(update, context.bot.id):
+        return
+    try:
+        if await limiter.allow(user.id):
+            return
+    except RedisError as error:  # fail open: the poem request itself will say Redis is away
+        log.warning("event=rate_limit_skipped error=%s", type(error).__name__)
         return
     reply = texts.RATE_LIMITED.format(limit=limiter.per_minute)
     if update.inline_query:

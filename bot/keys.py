@@ -4,7 +4,9 @@ yinshi:bot:poem:{id}              string, JSON PoemRecord, POEM_TTL — what a p
 yinshi:bot:daily                  hash, chat id → JSON Subscription — survives restarts
 yinshi:bot:daily:sent:{chat}:{d}  string, the replica that claimed the post, CLAIM_TTL
 yinshi:bot:rate:{user}:{minute}   string counter, RATE_TTL — requests in that minute
-yinshi:bot:busy:{user}            string, BUSY_TTL at most — a poem of this user is in flight
+yinshi:bot:busy:{user}            string "<process>:<token>", BUSY_TTL at most — a poem of
+                                  this user is in flight, waited for by that bot process
+yinshi:bot:alive:{process}        string, ALIVE_TTL — that bot process is running
 yinshi:bot:chat:{chat}            hash, last → JSON PoemRecord, form → a form asked for;
                                   CONVERSATION_TTL — what 「再来一首」 refers to
 """
@@ -16,6 +18,9 @@ POEM_TTL = 2 * 24 * 3600
 CLAIM_TTL = 3 * 24 * 3600
 """Longer than any clock skew or restart between two replicas posting the same day."""
 RATE_TTL = 120
+ALIVE_EVERY_S = 3
+ALIVE_TTL = 10
+"""A killed bot's in-flight claims stop holding its users back within this many seconds."""
 CONVERSATION_TTL = 7 * 24 * 3600
 """「再来一首」 a week later still means the last poem; a chat silent longer is forgotten."""
 
@@ -38,6 +43,10 @@ def rate(user_id: int, minute: int) -> str:
 
 def busy(user_id: int) -> str:
     return f"{PREFIX}:busy:{user_id}"
+
+
+def bot_alive(process: str) -> str:
+    return f"{PREFIX}:alive:{process}"
 
 
 def conversation(chat_id: int) -> str:

@@ -3,6 +3,11 @@
 Two limits: a number of poem requests per minute (checked for every costly update by a
 TypeHandler in group -1, before any handler runs), and one poem in flight per user (claimed
 by the code that waits for the poem, since only it knows when the wait ends).
+
+A claim names the bot process that holds it, and every process keeps a short-lived "alive"
+key (`heartbeat`). A claim whose process is gone — a bot restarted or killed mid-poem — no
+longer holds its user back: the next request takes it over at once, instead of meeting
+「上一首还在写」 until the claim's TTL (the poem timeout) ran out.
 """
 
 import time
@@ -19,6 +24,20 @@ from bot.understanding import FollowUp, Write, understand
 
 COSTLY_COMMANDS = ("poem", "acrostic", "continue")
 COSTLY_BUTTONS = ("again:", "example:")
+
+# Claim unless held by a process that is still alive. ARGV: claim value "<process>:<token>",
+# TTL in seconds, prefix of the alive keys.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local process = string.match(held, '^([^:]*):')
+  if process and redis.call('EXISTS', ARGV[3] .. process) == 1 then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 # Delete the claim only if it is still ours: after a TTL expiry it may belong to a newer request.
 _RELEASE = """
@@ -38,7 +57,18 @@ class RateLimiter:
         self.redis = redis
         self.per_minute = per_minute
         self.busy_ttl_s = busy_ttl_s
+        self.process = uuid4().hex[:12]
+        """This bot process, as named in its claims and its alive key."""
+        self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
+
+    async def heartbeat(self) -> None:
+        """Say this process is alive (call every `keys.ALIVE_EVERY_S`)."""
+        await self.redis.set(keys.bot_alive(self.process), 1, ex=keys.ALIVE_TTL)
+
+    async def gone(self) -> None:
+        """This process stops: its claims no longer hold anyone back."""
+        await self.redis.delete(keys.bot_alive(self.process))
 
     async def allow(self, user_id: int) -> bool:
         """Count one request; False once the user is over the limit for this minute."""
@@ -52,8 +82,9 @@ class RateLimiter:
     @asynccontextmanager
     async def one_at_a_time(self, user_id: int) -> AsyncIterator[None]:
         """Hold the user's in-flight claim for the block; raise AlreadyWriting if taken."""
-        key, token = keys.busy(user_id), uuid4().hex
-        if not await self.redis.set(key, token, nx=True, ex=max(1, round(self.busy_ttl_s))):
+        key, token = keys.busy(user_id), f"{self.process}:{uuid4().hex}"
+        ttl = max(1, round(self.busy_ttl_s))
+        if not await self._claim(keys=[key], args=[token, ttl, keys.bot_alive("")]):
             raise AlreadyWriting
         try:
             yield

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram.ext import CallbackContext
 
 from bot import texts
@@ -20,7 +21,14 @@ from bot.parsing import FormCatalog
 from bot.ratelimit import AlreadyWriting, RateLimiter
 from bot.store import PoemRecords, Subscriptions
 from yinshi.client import PoetClient
-from yinshi.errors import Busy, InvalidRequest, ServiceError, Timeout, WorkerError
+from yinshi.errors import (
+    Busy,
+    InvalidRequest,
+    QueueUnreachable,
+    ServiceError,
+    Timeout,
+    WorkerError,
+)
 from yinshi.protocol import PoemRequest, PoemResult
 from yinshi.settings import BotSettings
 
@@ -44,7 +52,8 @@ class Poet:
     ) -> PoemResult:
         """A poem (or n) for the request; one in flight per user when `user_id` is given.
 
-        Raises AlreadyWriting, or the client's Busy, Timeout, InvalidRequest, WorkerError.
+        Raises AlreadyWriting, QueueUnreachable (Redis is away: the guard and the queue live
+        there), or the client's Busy, Timeout, InvalidRequest, WorkerError.
         """
         guard: AbstractAsyncContextManager[None] = (
             self.limiter.one_at_a_time(user_id) if user_id is not None else nullcontext()
@@ -59,6 +68,9 @@ class Poet:
         except (ServiceError, AlreadyWriting) as error:
             outcome = type(error).__name__
             raise
+        except RedisError as error:
+            outcome = QueueUnreachable.__name__
+            raise QueueUnreachable(f"Redis unreachable: {type(error).__name__}") from error
         finally:
             log.info(
                 "poem user=%s form=%s fresh=%s outcome=%s ms=%.0f",
@@ -80,6 +92,8 @@ def failure_text(error: Exception) -> str:
         return texts.TIMEOUT
     if isinstance(error, InvalidRequest):
         return texts.INVALID_REQUEST.format(reason=html.escape(str(error)))
+    if isinstance(error, QueueUnreachable):
+        return texts.POET_AWAY
     if isinstance(error, WorkerError):
         return texts.WORKER_ERROR
     return texts.UNEXPECTED

@@ -127,6 +127,7 @@ ALREADY_WRITING = "上一首还在写，请稍候。"
 BUSY = "正在排队的请求太多，请稍后再试。"
 TIMEOUT = "这首写得太久了，诗人暂时没空，请稍后再试。"
 WORKER_ERROR = "诗人出了点状况，没能写成，请稍后再试。"
+POET_AWAY = "诗人暂时不在，请稍后再试。（格律分析 /analyze 仍可用。）"
 INVALID_REQUEST = "这个要求写不了：{reason}"
 UNEXPECTED = "出了点问题，请稍后再试。"
 

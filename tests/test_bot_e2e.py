@@ -281,6 +281,7 @@ async def test_rate_limit(fake_telegram, start_bot, worker_url):
 async def test_one_poem_in_flight_per_user(redis_server):
     redis = connect(redis_server.url)
     limiter = RateLimiter(redis, per_minute=6, busy_ttl_s=5)
+    await limiter.heartbeat()  # a running bot's claims hold
     async with limiter.one_at_a_time(1):
         with pytest.raises(AlreadyWriting):
             async with limiter.one_at_a_time(1):

@@ -25,5 +25,9 @@ class InvalidRequest(ServiceError):
     """The worker refused the request as impossible (e.g. acrostic heads that fit no form)."""
 
 
+class QueueUnreachable(ServiceError):
+    """Redis, and with it every worker, cannot be reached: nothing was enqueued."""
+
+
 class WorkerError(ServiceError):
     """The worker failed on this request (a crash, repeated failures, an unreadable job)."""

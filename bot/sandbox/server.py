@@ -4,6 +4,11 @@ The bot runs unchanged and talks to `bot.fake_api.FakeBotAPI` as it would to Tel
 page only speaks the fake's people's side (`send`, `press`) and reads its chat log, polled by
 the page every half second (no websockets: a chat with one person needs no push). It binds
 loopback by default because it has no login: whoever reaches it speaks as the sandbox user.
+
+Nor may another web site speak for that user through the browser: a POST must be JSON (a
+cross-site form or `no-cors` fetch can only send text/plain or form data, and a JSON one
+needs a preflight this server never grants), an Origin must be the page's own, and on
+loopback the Host must be a loopback name (a DNS-rebound name is refused).
 """
 
 from pathlib import Path
@@ -22,6 +27,8 @@ CHATS: dict[str, dict[str, Any]] = {
 """The two chats the page offers; the sandbox user is an admin of the group, as /daily needs."""
 
 PAGE = Path(__file__).parent / "static" / "index.html"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK_NAMES = ("127.0.0.1", "[::1]", "localhost")
 MAX_TEXT = 4096
 
 
@@ -35,7 +42,7 @@ class Sandbox:
         self.host, self.port = "127.0.0.1", 0
 
     async def start(self, host: str = "127.0.0.1", port: int = 8080) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._same_site])
         app.router.add_get("/", self._page)
         app.router.add_get("/api/chats", self._chats)
         app.router.add_get("/api/chats/{chat}/messages", self._messages)
@@ -55,6 +62,18 @@ class Sandbox:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
+
+    @web.middleware
+    async def _same_site(self, request: web.Request, handler) -> web.StreamResponse:
+        host = request.headers.get("Host", "")
+        if self.host in LOOPBACK and host.rsplit(":", 1)[0] not in LOOPBACK_NAMES:
+            raise web.HTTPForbidden(text="the sandbox answers only to a loopback host name")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"http://{host}":
+            raise web.HTTPForbidden(text="cross-site requests are refused")
+        if request.method == "POST" and request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text="send application/json")
+        return await handler(request)
 
     async def _page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE, headers={"Cache-Control": "no-store"})
