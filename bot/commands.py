@@ -10,7 +10,7 @@ import logging
 from html import escape
 
 from redis.exceptions import RedisError
-from telegram import InlineQueryResultsButton, Message, ReplyParameters, Update
+from telegram import Message, ReplyParameters, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -202,12 +202,7 @@ async def limit_requests(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         log.warning("event=rate_limit_skipped error=%s", type(error).__name__)
         return
     reply = texts.RATE_LIMITED.format(limit=limiter.per_minute)
-    if update.inline_query:
-        button = InlineQueryResultsButton(
-            text=texts.INLINE_LIMITED, start_parameter=texts.INLINE_START_PARAMETER
-        )
-        await update.inline_query.answer([], cache_time=0, button=button)
-    elif update.callback_query:
+    if update.callback_query:
         await update.callback_query.answer(reply, show_alert=True)
     elif update.effective_message:
         await update.effective_message.reply_text(reply)

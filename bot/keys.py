@@ -3,7 +3,9 @@
 yinshi:bot:poem:{id}              string, JSON PoemRecord, POEM_TTL — what a poem's buttons need
 yinshi:bot:daily                  hash, chat id → JSON Subscription — survives restarts
 yinshi:bot:daily:sent:{chat}:{d}  string, the replica that claimed the post, CLAIM_TTL
-yinshi:bot:rate:{user}:{minute}   string counter, RATE_TTL — requests in that minute
+yinshi:bot:rate:{budget}:{user}:{minute}
+                                  string counter, RATE_TTL — poem (or inline) requests then
+yinshi:bot:inline:{user}          string, the user's latest inline query id, INLINE_TTL
 yinshi:bot:busy:{user}            string "<process>:<token>", BUSY_TTL at most — a poem of
                                   this user is in flight, waited for by that bot process
 yinshi:bot:alive:{process}        string, ALIVE_TTL — that bot process is running
@@ -18,6 +20,7 @@ POEM_TTL = 2 * 24 * 3600
 CLAIM_TTL = 3 * 24 * 3600
 """Longer than any clock skew or restart between two replicas posting the same day."""
 RATE_TTL = 120
+INLINE_TTL = 30
 ALIVE_EVERY_S = 3
 ALIVE_TTL = 10
 """A killed bot's in-flight claims stop holding its users back within this many seconds."""
@@ -37,8 +40,12 @@ def daily_claim(chat_id: int, day: str) -> str:
     return f"{PREFIX}:daily:sent:{chat_id}:{day}"
 
 
-def rate(user_id: int, minute: int) -> str:
-    return f"{PREFIX}:rate:{user_id}:{minute}"
+def rate(user_id: int, minute: int, budget: str = "poem") -> str:
+    return f"{PREFIX}:rate:{budget}:{user_id}:{minute}"
+
+
+def latest_inline(user_id: int) -> str:
+    return f"{PREFIX}:inline:{user_id}"
 
 
 def busy(user_id: int) -> str:

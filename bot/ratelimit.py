@@ -1,8 +1,10 @@
 """Per-user limits, in Redis so that every bot replica counts the same requests.
 
 Two limits: a number of poem requests per minute (checked for every costly update by a
-TypeHandler in group -1, before any handler runs), and one poem in flight per user (claimed
-by the code that waits for the poem, since only it knows when the wait ends).
+TypeHandler in group -1, before any handler runs; inline queries have a budget of their own,
+checked by the inline handler once a query survives its debounce), and one poem in flight
+per user (claimed by the code that waits for the poem, since only it knows when the wait
+ends).
 
 A claim names the bot process that holds it, and every process keeps a short-lived "alive"
 key (`heartbeat`). A claim whose process is gone — a bot restarted or killed mid-poem — no
@@ -53,9 +55,12 @@ class AlreadyWriting(Exception):
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, per_minute: int, busy_ttl_s: float) -> None:
+    def __init__(
+        self, redis: Redis, per_minute: int, busy_ttl_s: float, inline_per_minute: int = 20
+    ) -> None:
         self.redis = redis
         self.per_minute = per_minute
+        self.inline_per_minute = inline_per_minute
         self.busy_ttl_s = busy_ttl_s
         self.process = uuid4().hex[:12]
         """This bot process, as named in its claims and its alive key."""
@@ -70,14 +75,16 @@ class RateLimiter:
         """This process stops: its claims no longer hold anyone back."""
         await self.redis.delete(keys.bot_alive(self.process))
 
-    async def allow(self, user_id: int) -> bool:
-        """Count one request; False once the user is over the limit for this minute."""
-        key = keys.rate(user_id, int(time.time() // 60))
+    async def allow(self, user_id: int, inline: bool = False) -> bool:
+        """Count one request; False once the user is over the limit for this minute (the
+        inline budget with ``inline``: typing a topic must not use up /poem's)."""
+        budget = "inline" if inline else "poem"
+        key = keys.rate(user_id, int(time.time() // 60), budget)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, keys.RATE_TTL)
             count, _ = await pipe.execute()
-        return count <= self.per_minute
+        return count <= (self.inline_per_minute if inline else self.per_minute)
 
     @asynccontextmanager
     async def one_at_a_time(self, user_id: int) -> AsyncIterator[None]:
@@ -93,9 +100,8 @@ class RateLimiter:
 
 
 def is_costly(update: Update, bot_id: int) -> bool:
-    """Does this update ask for a poem? Only those count against the limit."""
-    if update.inline_query:
-        return bool(update.inline_query.query.strip())
+    """Does this update ask for a poem? Only those count against the /poem budget (an inline
+    query counts against its own, in `bot.inline`)."""
     if update.callback_query:
         return (update.callback_query.data or "").startswith(COSTLY_BUTTONS)
     message = update.message

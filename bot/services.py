@@ -112,7 +112,12 @@ class Services:
 
     @classmethod
     def create(cls, settings: BotSettings, redis: Redis) -> "Services":
-        limiter = RateLimiter(redis, settings.rate_per_minute, busy_ttl_s=settings.timeout_s + 5)
+        limiter = RateLimiter(
+            redis,
+            settings.rate_per_minute,
+            busy_ttl_s=settings.timeout_s + 5,
+            inline_per_minute=settings.inline_per_minute,
+        )
         client = PoetClient(redis, timeout_s=settings.timeout_s, max_queue=settings.max_queue)
         return cls(
             settings=settings,

@@ -22,10 +22,14 @@ _UNCACHED_FIELDS = {"seed", "n"}
 """Seed and count do not change which poems fit a request; the pool serves any n ≤ its size."""
 
 # Taking n poems and counting the hit or miss is one round trip, and a pool smaller than n
-# is a miss that moves nothing. Scripts go by EVAL: a restarted Redis knows no script SHAs.
+# is a miss that moves nothing — unless ARGV[2] is 1 (take what there is, up to n). Scripts go
+# by EVAL: a restarted Redis knows no script SHAs.
 _TAKE = """
 local n = tonumber(ARGV[1])
-if redis.call('LLEN', KEYS[1]) < n then
+if ARGV[2] == '1' then
+  n = math.min(n, redis.call('LLEN', KEYS[1]))
+end
+if n == 0 or redis.call('LLEN', KEYS[1]) < n then
   redis.call('HINCRBY', KEYS[2], 'cache_miss', 1)
   return {}
 end
@@ -67,9 +71,13 @@ def pool_key(model_version: str, request: PoemRequest) -> str:
     return keys.cache_pool(model_version, request_hash(request))
 
 
-async def take(redis: Redis, model_version: str, request: PoemRequest) -> list[Poem] | None:
-    """``request.n`` distinct poems from the pool, or None on a miss (counted either way)."""
-    items = await redis.eval(_TAKE, 2, pool_key(model_version, request), keys.STATS, request.n)
+async def take(
+    redis: Redis, model_version: str, request: PoemRequest, some: bool = False
+) -> list[Poem] | None:
+    """``request.n`` distinct poems from the pool (with ``some``: as many as it has, up to
+    n), or None on a miss (counted either way)."""
+    key = pool_key(model_version, request)
+    items = await redis.eval(_TAKE, 2, key, keys.STATS, request.n, int(some))
     if not items:
         return None
     return [Poem.model_validate_json(item) for item in items]

@@ -94,6 +94,12 @@ class BotSettings(ClientSettings):
     timezone: str = "Asia/Shanghai"
     rate_per_minute: int = Field(default=6, ge=1)
     inline_timeout_s: float = Field(default=2.5, gt=0, description="inline answers must be quick")
+    inline_per_minute: int = Field(
+        default=20, ge=1, description="inline topics generated per user and minute (own budget)"
+    )
+    inline_debounce_s: float = Field(
+        default=0.6, ge=0, description="a query is generated only if no newer one came by then"
+    )
     daily_lead_s: int = Field(default=180, ge=0, description="request the daily poem this early")
     bot_mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = Field(default=None, description="public https URL Telegram posts to")
