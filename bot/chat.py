@@ -18,7 +18,7 @@ from bot.parsing import REGULAR_LINES, InputError, parse_acrostic, parse_continu
 from bot.ratelimit import is_topic_message
 from bot.services import Services, services
 from bot.understanding import Chat, FollowUp, Read, Write, understand, understood
-from model.prosody import ProsodyInputError, analyze
+from yinshi.prosody import ProsodyInputError, analyze
 from yinshi.protocol import PoemRequest
 
 SAME_FORM = "same"

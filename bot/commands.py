@@ -26,8 +26,8 @@ from bot.parsing import (
 )
 from bot.ratelimit import AlreadyWriting, is_costly
 from bot.services import failure_text, services
-from model.prosody import ProsodyInputError, analyze
 from yinshi.errors import ServiceError
+from yinshi.prosody import ProsodyInputError, analyze
 from yinshi.protocol import PoemRequest
 
 log = logging.getLogger("yinshi.bot")

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from bot import texts
-from model.prosody.cipai import find_tune, load_tunes
-from model.prosody.errors import ProsodyInputError
-from model.prosody.forms import FORMS, REGULAR_FORMS
-from model.prosody.text import LINE_END, is_cjk
 from yinshi.errors import UserError
+from yinshi.prosody.cipai import find_tune, load_tunes
+from yinshi.prosody.errors import ProsodyInputError
+from yinshi.prosody.forms import FORMS, REGULAR_FORMS
+from yinshi.prosody.text import LINE_END, is_cjk
 from yinshi.protocol import PoemRequest
 
 TOPIC_MAX = 20

@@ -10,8 +10,8 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from model.prosody import Analysis, ProsodyInputError, analyze
-from model.prosody.text import LINE_END
+from yinshi.prosody import Analysis, ProsodyInputError, analyze
+from yinshi.prosody.text import LINE_END
 from yinshi.protocol import Poem, PoemRequest
 
 MAX_MESSAGE = 4096

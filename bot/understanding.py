@@ -28,8 +28,8 @@ from bot.parsing import (
     parse_acrostic,
     parse_continue,
 )
-from model.prosody.forms import REGULAR_FORMS
-from model.prosody.text import CJK_RANGES
+from yinshi.prosody.forms import REGULAR_FORMS
+from yinshi.prosody.text import CJK_RANGES
 from yinshi.protocol import PoemRequest
 
 MESSAGE_MAX = 400

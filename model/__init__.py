@@ -1,4 +1,5 @@
-"""The model at inference: 格律 engine, constrained generation, worker, shipped checkpoint.
+"""The model at inference: constrained generation, the worker, the shipped checkpoint.
 
-Importing this package must stay cheap and torch-free: the bot imports `model.prosody`.
+The 格律 rules it writes by are shared ground (`yinshi.prosody`), which the bot uses too
+without importing anything from here.
 """

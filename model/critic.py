@@ -173,7 +173,7 @@ class CriticScore:
         import torch
         import torch.nn.functional as F
 
-        from model.generation.engine import steered_logprob
+        from model.generation.ranking import steered_logprob
 
         judged = [i for i, c in enumerate(candidates) if c.layout.form in self.head.forms]
         logs = {}

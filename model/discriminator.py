@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from model.prompt import BOS, EOS, form_token
-from model.prosody.forms import FORMS
 from yinshi.errors import UserError
+from yinshi.prosody.forms import FORMS
 
 DIR_NAME = "discriminator"
 """Beside the poet's weights: where `load_generator` looks for it."""
@@ -100,7 +100,7 @@ class MixedScore:
         return self.batch([candidate])[0]
 
     def batch(self, candidates: Sequence) -> list[float]:
-        from model.generation.engine import steered_logprob
+        from model.generation.ranking import steered_logprob
 
         real = self.discriminator.realness(
             [c.lines for c in candidates], [c.layout.form for c in candidates]

@@ -15,7 +15,7 @@ stay free of torch.
 
 from collections.abc import Collection, Iterable, Mapping
 
-from model.prosody.forms import FORMS
+from yinshi.prosody.forms import FORMS
 
 PAD = "<pad>"
 BOS = "<bos>"

@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from model.prompt import clean_title
-from model.prosody.forms import REGULAR_FORMS
 from training.adversarial.compare import known_tune, plan_requests
 from training.lm.data import read_records
 from yinshi.cli import main
+from yinshi.prosody.forms import REGULAR_FORMS
 
 COMPARE = ["--compare", "--samples", "8", "--ci-samples", "2", "--judge-per-form", "2"]
 COMPARE += ["--threads", "1"]

@@ -8,7 +8,7 @@ import pytest
 
 from model.discriminator import INFO_FILE, load_discriminator, mixed_score
 from model.generation import load_generator
-from model.generation.engine import steered_logprob
+from model.generation.ranking import steered_logprob
 from training.adversarial.discriminator import auc
 from yinshi.cli import main
 from yinshi.errors import UserError

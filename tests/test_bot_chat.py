@@ -10,7 +10,7 @@ from test_bot_e2e import body_of, new_id, poems_in, tiny_generator, wait_poems, 
 from bot import texts
 from bot.app import stop_polling
 from bot.understanding import MESSAGE_MAX
-from model.prosody import analyze
+from yinshi.prosody import analyze
 
 __all__ = ["tiny_generator", "worker_url"]  # fixtures, shared with the bot's other e2e tests
 

@@ -27,8 +27,8 @@ from bot.parsing import ANALYZE_MAX, TOPIC_MAX
 from bot.ratelimit import AlreadyWriting, RateLimiter
 from bot.services import Services
 from bot.store import Subscription
-from model.prosody import analyze
 from yinshi.connection import connect
+from yinshi.prosody import analyze
 from yinshi.settings import BotSettings
 
 _ids = itertools.count(1000)

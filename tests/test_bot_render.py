@@ -4,7 +4,7 @@ import pytest
 
 from bot import render
 from bot.fake_api import ApiError, html_to_text, utf16_len
-from model.prosody import analyze
+from yinshi.prosody import analyze
 from yinshi.protocol import Poem
 
 

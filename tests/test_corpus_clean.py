@@ -2,9 +2,9 @@
 
 import pytest
 
-from model.prosody.text import LINE_END, split_lines
 from training.corpus.clean import clean_body, clean_title
 from training.corpus.sources import qu_tune
+from yinshi.prosody.text import LINE_END, split_lines
 
 
 def test_notes_are_cut_and_the_poem_kept():

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from model.prosody.forms import FORMS
-from model.prosody.text import LINE_END, split_lines
 from training.corpus.prepare import prepare
 from training.corpus.sources import read, source_files
 from training.corpus.split import SPLITS, split_of
 from yinshi.cli import main
+from yinshi.prosody.forms import FORMS
+from yinshi.prosody.text import LINE_END, split_lines
 
 FIELDS = {
     "id",

@@ -11,7 +11,8 @@ import torch
 from model.checkpoint import load_checkpoint
 from model.critic import FILE_NAME, INFO_FILE, CriticScore, Head, features, load_head
 from model.generation import load_generator
-from model.generation.engine import model_version, steered_logprob
+from model.generation.engine import model_version
+from model.generation.ranking import steered_logprob
 from training.adversarial.critic import fit_head, head_auc, save_head
 from yinshi.cli import main
 from yinshi.errors import UserError

@@ -13,7 +13,7 @@ from model.generation.decode import Row, decode
 from model.generation.plan import plan
 from model.generation.vocab import build_tables
 from model.prompt import BASE_TOKENS
-from model.prosody.text import LINE_END
+from yinshi.prosody.text import LINE_END
 from yinshi.protocol import PoemRequest
 
 

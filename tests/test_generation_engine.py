@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from model.generation import FormError, load_generator
-from model.prosody import analyze, get_scheme
-from model.prosody.cipai import find_tune
-from model.prosody.rules import FORM_SHAPES
+from yinshi.prosody import analyze, get_scheme
+from yinshi.prosody.cipai import find_tune
+from yinshi.prosody.rules import FORM_SHAPES
 from yinshi.protocol import PoemRequest, PoemResult
 
 pytestmark = pytest.mark.slow

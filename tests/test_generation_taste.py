@@ -12,7 +12,7 @@ from model.generation.constraints import PLAIN, TASTE, Constraints, Taste
 from model.generation.lexicon import FILE_NAME, Lexicon
 from model.generation.plan import plan
 from model.generation.vocab import build_tables
-from model.prosody import analyze
+from yinshi.prosody import analyze
 from yinshi.protocol import PoemRequest
 
 

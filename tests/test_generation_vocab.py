@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from model.generation.vocab import build_tables
-from model.prosody.usage import NO_USAGE, Usage
 from training.lm.tokenizer import build_tokenizer
+from yinshi.prosody.usage import NO_USAGE, Usage
 
 TEXT = "还看思过重长教听忘之而不如花风人也山年间东。"
 

@@ -13,7 +13,7 @@ from model.prompt import (
     prompt_text,
     train_text,
 )
-from model.prosody.forms import FORMS
+from yinshi.prosody.forms import FORMS
 
 
 def test_prompt_is_bos_form_title_sep():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from model.prosody import Analysis, ProsodyInputError, analyze, get_scheme
+from yinshi.prosody import Analysis, ProsodyInputError, analyze, get_scheme
 
 CONFORMING = {
     "登鹳雀楼": "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",

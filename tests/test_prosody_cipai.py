@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from model.prosody import ProsodyInputError, analyze
-from model.prosody.cipai import (
+from yinshi.prosody import ProsodyInputError, analyze
+from yinshi.prosody.cipai import (
     DEFAULT_PATH,
     derive_tunes,
     find_tune,
@@ -13,7 +13,7 @@ from model.prosody.cipai import (
     save_tunes,
     single_stanza,
 )
-from model.prosody.text import split_lines
+from yinshi.prosody.text import split_lines
 
 
 def _record(tune: str, text: str) -> dict:

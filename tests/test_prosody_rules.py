@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.prosody import allowed_tones, line_variants, templates
-from model.prosody.rules import FORM_SHAPES, faults, line_pattern, loose
+from yinshi.prosody import allowed_tones, line_variants, templates
+from yinshi.prosody.rules import FORM_SHAPES, faults, line_pattern, loose
 
 FIVE = ["仄仄平平仄", "平平仄仄平", "平平平仄仄", "仄仄仄平平"]
 SEVEN = ["平平仄仄平平仄", "仄仄平平仄仄平", "仄仄平平平仄仄", "平平仄仄仄平平"]

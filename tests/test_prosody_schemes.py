@@ -3,9 +3,9 @@
 import pytest
 from pypinyin import Style, pinyin
 
-from model.prosody import ProsodyInputError, get_scheme
-from model.prosody.pingshui_extra import EXTRA, VARIANTS
-from model.prosody.schemes import to_simplified
+from yinshi.prosody import ProsodyInputError, get_scheme
+from yinshi.prosody.pingshui_extra import EXTRA, VARIANTS
+from yinshi.prosody.schemes import to_simplified
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.prosody.forms import FORMS, form_from_shape
-from model.prosody.text import LINE_END, is_cjk, normalize, split_lines, strip_mark
+from yinshi.prosody.forms import FORMS, form_from_shape
+from yinshi.prosody.text import LINE_END, is_cjk, normalize, split_lines, strip_mark
 
 HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
 MARK = st.sampled_from(LINE_END)

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from model.prosody.text import split_lines
-from model.prosody.usage import FLOOR, NO_USAGE, Usage, load_usage, save_usage
 from training.corpus.usage import count_poems, to_usage
 from yinshi.cli import main
+from yinshi.prosody.text import split_lines
+from yinshi.prosody.usage import FLOOR, NO_USAGE, Usage, load_usage, save_usage
 
 # 李白《早发白帝城》: rhymes in 删 (间 还 山); 过 at the 4th (仄) and 重 at the 6th (平) of the
 # last line; 间 ends line 1 as a tone polyphone, so the analyser's 首句入韵 is a guess.
@@ -149,7 +149,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_the_loader_does_not_import_torch():
-    code = "import sys, model.prosody.usage; print('torch' in sys.modules)"
+    code = "import sys, yinshi.prosody.usage; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -181,7 +181,7 @@ def test_corpus_usage_without_a_corpus_is_a_user_error(tmp_path):
 
 
 def test_without_the_shipped_file_the_weights_are_all_one(tmp_path, monkeypatch):
-    import model.prosody.usage as usage_module
+    import yinshi.prosody.usage as usage_module
 
     monkeypatch.setattr(usage_module, "DEFAULT_PATH", tmp_path / "missing.json")
     usage_module._shipped.cache_clear()

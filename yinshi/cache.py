@@ -2,9 +2,9 @@
 
 A hit takes poems from the head of the pool and moves them to its tail (LMOVE), so repeated
 asks rotate through the pool instead of repeating one poem. Workers add what they generate
-(distinct by text, newest kept, at most `POOL_SIZE`); a `fresh` request skips the lookup, and
-its poem joins the pool like any other. The model version is part of the key, so a new model
-never serves an old model's poems.
+(distinct by text, at most `POOL_SIZE`: the most recently added or served are kept); a
+`fresh` request skips the lookup, and its poem joins the pool like any other. The model
+version is part of the key, so a new model never serves an old model's poems.
 """
 
 import hashlib

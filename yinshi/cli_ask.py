@@ -25,8 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _ask(args: argparse.Namespace) -> int:
     import asyncio
 
-    from model.cli import print_poems
     from yinshi.errors import ServiceError, UserError
+    from yinshi.printing import print_poems
     from yinshi.settings import ClientSettings
 
     if args.timeout is not None and args.timeout <= 0:

@@ -46,7 +46,7 @@ class Poem(BaseModel):
     template: str | None = Field(default=None, description="tone template, e.g. 平起首句入韵")
     rhyme_group: str | None = None
     conforms: bool
-    analysis: dict = Field(description="model.prosody Analysis.to_dict() of the poem")
+    analysis: dict = Field(description="yinshi.prosody Analysis.to_dict() of the poem")
     score: float = Field(
         description="ranking score: mean log-probability per generated token under the poet "
         "as steered (its taste weights included), plus "

@@ -16,7 +16,11 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--acrostic", help="藏头：每句首字 / one head character per line")
     parser.add_argument("--first-line", help="续写：诗以此句开头 / the poem starts with this line")
     parser.add_argument("--n", type=int, default=1, help="how many poems (1-8, default 1)")
-    parser.add_argument("--seed", type=int, help="same seed, same poems")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="same seed, same poems (`yinshi ask` may answer from the cache: add --fresh)",
+    )
     parser.add_argument(
         "--scheme",
         choices=("pingshui", "xinyun"),

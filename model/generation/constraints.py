@@ -36,7 +36,7 @@ from functools import cache
 
 import torch
 
-from model.prosody.rules import ZE
+from yinshi.prosody.rules import ZE
 
 from .copies import LineSet
 from .lexicon import Lexicon

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.prosody.text import strip_mark
+from yinshi.prosody.text import strip_mark
 
 FILE_NAME = "train_lines.bin"
 MIN_CHARS = 5

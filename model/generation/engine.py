@@ -14,15 +14,14 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from model.checkpoint import load_checkpoint
 from model.discriminator import DIR_NAME as DISCRIMINATOR_DIR
 from model.discriminator import load_discriminator, mixed_score
-from model.prosody import analyze
+from yinshi.prosody import analyze
 from yinshi.protocol import Poem, PoemRequest, PoemResult
 
 from .constraints import TASTE, Constraints, Taste, render
@@ -32,6 +31,7 @@ from .errors import FormError, GenerationError
 from .lexicon import FILE_NAME as LEXICON_FILE
 from .lexicon import Lexicon
 from .plan import Layout, choose, plan
+from .ranking import Candidate, Score, steered_logprob
 from .vocab import VocabTables, build_tables
 
 log = logging.getLogger("yinshi.generation")
@@ -55,34 +55,6 @@ STAT_KEYS = (
     "nonconforming",
     "replans",
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One decoded poem, as a score function sees it."""
-
-    request: PoemRequest
-    layout: Layout
-    lines: list[str]
-    logprob: float
-    sampled: int
-    masked: float = 0.0
-    """Sum of -log P(allowed set) over the sampled tokens: what the mask took from the model."""
-    taste: float = 0.0
-    """Sum of the log taste weights of the sampled tokens (`constraints.Taste`)."""
-    pooled: Any = None
-    """[hidden] the poet's states at the critic's block, pooled over the body (or None)."""
-
-
-Score = Callable[[Candidate], float]
-
-
-def steered_logprob(candidate: Candidate) -> float:
-    """Mean log-probability per sampled token under the poet as steered: the model's own plus
-    the log weights its characters got from taste (a 重字 costs log `Taste.repeat`, a word of
-    the topic gains β·score). The model's own alone would rank first the candidate that
-    repeated itself or strayed from the title, which it finds likelier."""
-    return (candidate.logprob + candidate.taste) / max(candidate.sampled, 1)
 
 
 class Generator:

@@ -3,7 +3,7 @@
 A layout fixes everything decoding must obey that is known before the first token: the
 prompt, each line's length and closing mark, the tone strings each line may take (for 近体:
 the template's line patterns with 一三五不论 and no 孤平/三平尾/三仄尾, from
-`model.prosody.line_variants`; for a 词: the tune's agreed tones), which lines rhyme together,
+`yinshi.prosody.line_variants`; for a 词: the tune's agreed tones), which lines rhyme together,
 which rhyme groups are still open, and the characters the request forces (藏头 heads, the
 given first line). Heads and a first line are checked here, against every template, so a
 request that cannot be met is refused before the model runs, with the reason in Chinese.
@@ -15,11 +15,11 @@ from functools import cache
 from itertools import product
 
 from model.prompt import clean_title, prompt_text
-from model.prosody import ProsodyInputError, get_scheme, line_variants, templates
-from model.prosody.cipai import find_tune
-from model.prosody.rules import EITHER, FORM_SHAPES, PING, WARNING_KINDS, ZE, faults
-from model.prosody.schemes import to_simplified
-from model.prosody.text import is_cjk, normalize, split_lines, strip_mark
+from yinshi.prosody import ProsodyInputError, get_scheme, line_variants, templates
+from yinshi.prosody.cipai import find_tune
+from yinshi.prosody.rules import EITHER, FORM_SHAPES, PING, WARNING_KINDS, ZE, faults
+from yinshi.prosody.schemes import to_simplified
+from yinshi.prosody.text import is_cjk, normalize, split_lines, strip_mark
 from yinshi.protocol import PoemRequest
 
 from .errors import FormError

@@ -6,7 +6,7 @@ looked up once per (tokenizer, scheme) and kept as boolean tensors over the voca
 polyphone is both 平 and 仄 and sits in every group of every reading, like the analyser reads it.
 
 Beside the exact 0/1 facts, float weights in [0, 1] say how real poets use each character
-(`model.prosody.usage`): how acceptable a polyphone's rarer reading is, which rhyme group a
+(`yinshi.prosody.usage`): how acceptable a polyphone's rarer reading is, which rhyme group a
 character really rhymes in, how natural it is at a line end. The decoder multiplies them into
 its masks; a weight is 0 exactly where the boolean fact is False, so the mask stays exact and
 the weights only scale. Without usage data every weight is 1.0 where the fact holds.
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import torch
 
-from model.prosody import get_scheme
-from model.prosody.rules import PING, ZE
-from model.prosody.text import is_cjk
-from model.prosody.usage import NO_USAGE, Usage, load_usage
+from yinshi.prosody import get_scheme
+from yinshi.prosody.rules import PING, ZE
+from yinshi.prosody.text import is_cjk
+from yinshi.prosody.usage import NO_USAGE, Usage, load_usage
 
 _TENSORS = (
     "han",

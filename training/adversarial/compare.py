@@ -29,12 +29,12 @@ from pathlib import Path
 
 from model.discriminator import DIR_NAME, INFO_FILE
 from model.prompt import clean_title
-from model.prosody import ProsodyInputError
-from model.prosody.cipai import find_tune
-from model.prosody.forms import REGULAR_FORMS
 from training.lm import content, metrics
 from training.lm.data import read_records
 from yinshi.errors import UserError
+from yinshi.prosody import ProsodyInputError
+from yinshi.prosody.cipai import find_tune
+from yinshi.prosody.forms import REGULAR_FORMS
 from yinshi.protocol import PoemRequest
 
 JUDGE_SEED_OFFSET = 2_000_003
@@ -374,7 +374,7 @@ def poem_record(
 ) -> dict:
     """One poem as the measures read it. ``form`` is the request's (a 词牌 name for a 词): what
     `analyze` checks it as and, for a 词, the tune its prompt names; ``group`` its row."""
-    from model.prosody import analyze
+    from yinshi.prosody import analyze
 
     group = content.group_of(form)
     try:

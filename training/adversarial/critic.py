@@ -24,10 +24,10 @@ from model.critic import BATCH, DEFAULT_ALPHA, FILE_NAME, INFO_FILE, LAYER, TENS
 from model.generation import load_generator
 from model.generation.engine import model_version
 from model.prompt import clean_title, prompt_text
-from model.prosody.forms import REGULAR_FORMS
 from training.adversarial.discriminator import auc, train_and_test_pairs
 from training.lm import artifacts
 from yinshi.errors import UserError
+from yinshi.prosody.forms import REGULAR_FORMS
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 """Candidate L2 weights (per training example) on the standardised features."""

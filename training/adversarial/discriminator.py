@@ -27,10 +27,10 @@ from model.discriminator import DIR_NAME, INFO_FILE, REAL, classifier_text, load
 from model.generation import FormError, GenerationError, load_generator
 from model.generation.engine import model_version
 from model.prompt import clean_title
-from model.prosody.forms import REGULAR_FORMS
 from training.lm import artifacts
 from training.lm.data import read_records
 from yinshi.errors import UserError
+from yinshi.prosody.forms import REGULAR_FORMS
 from yinshi.protocol import PoemRequest
 
 GENERATE_BATCH = 32

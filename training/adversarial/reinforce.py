@@ -45,14 +45,14 @@ from model.generation.decode import Row, decode
 from model.generation.engine import model_version
 from model.generation.plan import Layout, choose, plan
 from model.prompt import MAX_TITLE_CHARS, clean_title
-from model.prosody.forms import REGULAR_FORMS
-from model.prosody.rules import FORM_SHAPES
 from training.lm import artifacts
 from training.lm.data import read_records
 from training.lm.metrics import distinct_n
 from training.lm.perplexity import perplexities
 from training.lm.train import key_values, load_model, load_tokenizer
 from yinshi.errors import UserError
+from yinshi.prosody.forms import REGULAR_FORMS
+from yinshi.prosody.rules import FORM_SHAPES
 from yinshi.protocol import PoemRequest
 
 SCHEME = "pingshui"

@@ -10,7 +10,7 @@ model a wrong line length.
 import re
 from functools import cache
 
-from model.prosody.text import LINE_END, is_cjk, normalize
+from yinshi.prosody.text import LINE_END, is_cjk, normalize
 
 PLACEHOLDERS = "□○■●◎△囗"
 """Marks that stand for a character the source could not read (囗 is a Han character, but in

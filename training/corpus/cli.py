@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats.set_defaults(func=_stats)
 
     usage = steps.add_parser(
-        "usage", help="count how poets use polyphones and line ends (→ model/prosody/data)"
+        "usage", help="count how poets use polyphones and line ends (→ yinshi/prosody/data)"
     )
     usage.add_argument("--data-dir", type=Path, default=Path("data"))
     usage.add_argument("--corpus", type=Path, help="corpus dir (default DATA_DIR/corpus)")
@@ -71,8 +71,8 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from model.prosody.usage import DEFAULT_PATH
     from training.corpus.usage import run
+    from yinshi.prosody.usage import DEFAULT_PATH
 
     if args.jobs < 1:
         raise UserError(f"--jobs 须为正整数（今为 {args.jobs}） / must be at least 1")

@@ -29,9 +29,9 @@ import torch
 
 from model.generation.lexicon import FILE_NAME, MAX_SCORE, save_lexicon
 from model.prompt import clean_title
-from model.prosody.text import is_cjk
 from training.lm.data import read_records
 from training.lm.metrics import poem_lines
+from yinshi.prosody.text import is_cjk
 
 PARTNERS = 32
 """Partners kept per character: 2 tables × V × K × 4 bytes ≈ 2.5 MB for K = 32."""

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from model.prosody.cipai import derive_tunes, save_tunes
-from model.prosody.forms import REGULAR_FORMS, form_from_shape
-from model.prosody.text import LINE_END, split_lines, strip_mark
 from training.corpus import prosody_checks
 from training.corpus.clean import clean_body, clean_title
 from training.corpus.sources import TRADITIONAL_SOURCES, RawWork, read, source_files
 from training.corpus.split import SPLITS, split_of
 from yinshi.errors import UserError
+from yinshi.prosody.cipai import derive_tunes, save_tunes
+from yinshi.prosody.forms import REGULAR_FORMS, form_from_shape
+from yinshi.prosody.text import LINE_END, split_lines, strip_mark
 
 _SHI_SHAPES = frozenset({*REGULAR_FORMS, "排律", "五古", "七古"})
 

@@ -6,8 +6,8 @@ Conformance of the corpus is the baseline an unconstrained model is measured aga
 from collections.abc import Callable, Iterable
 from multiprocessing.pool import Pool
 
-from model.prosody import ProsodyInputError, analyze
-from model.prosody.forms import REGULAR_FORMS
+from yinshi.prosody import ProsodyInputError, analyze
+from yinshi.prosody.forms import REGULAR_FORMS
 
 _CHUNK = 256
 

@@ -13,7 +13,7 @@ From the train split only (val and test stay unseen):
 - Every shi (近体 and 古体) and 词: per character, how often it ends a 句 and how often it
   occurs. 曲 and the classics (其他: 诗经, 论语 …) are left out: their lines are not verse lines
   the generator writes.
-What the counts become is `model.prosody.usage`.
+What the counts become is `yinshi.prosody.usage`.
 """
 
 import hashlib
@@ -27,12 +27,12 @@ from functools import cache
 from multiprocessing.pool import Pool
 from pathlib import Path
 
-from model.prosody import ProsodyInputError, Scheme, analyze, get_scheme
-from model.prosody.forms import REGULAR_FORMS
-from model.prosody.rules import PING, WARNING_KINDS, ZE, faults, line_pattern
-from model.prosody.text import is_cjk, strip_mark
-from model.prosody.usage import DEFAULT_PATH, Usage, save_usage
 from yinshi.errors import UserError
+from yinshi.prosody import ProsodyInputError, Scheme, analyze, get_scheme
+from yinshi.prosody.forms import REGULAR_FORMS
+from yinshi.prosody.rules import PING, WARNING_KINDS, ZE, faults, line_pattern
+from yinshi.prosody.text import is_cjk, strip_mark
+from yinshi.prosody.usage import DEFAULT_PATH, Usage, save_usage
 
 JINTI = (*REGULAR_FORMS, "排律")
 SHI = (*JINTI, "五古", "七古", "杂言")

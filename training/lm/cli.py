@@ -6,7 +6,9 @@ from pathlib import Path
 from yinshi.errors import UserError
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """`train` and `eval`; returns the stages of `train`, for `training.cli` to add the
+    adversarial ones (registering them here would make the two CLIs import each other)."""
     train = commands.add_parser("train", help="pretrain or fine-tune the GPT-2 poet")
     stages = train.add_subparsers(dest="train_command", required=True, metavar="STAGE")
 
@@ -38,10 +40,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--min-tune-count", type=int, default=50, help="tokens for 词牌 a foreign init lacks"
     )
     finetune.set_defaults(func=_finetune)
-
-    from training.adversarial.cli import register as register_adversarial
-
-    register_adversarial(stages)
 
     evaluate = commands.add_parser("eval", help="perplexity and sample quality of a checkpoint")
     evaluate.add_argument("--model", type=Path, required=True, help="checkpoint dir")
@@ -86,6 +84,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--skip-lm", action="store_true", help="only the comparison: no perplexity, no --n samples"
     )
     evaluate.set_defaults(func=_evaluate)
+    return stages
 
 
 def _common(parser: argparse.ArgumentParser, default_out: str) -> None:

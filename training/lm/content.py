@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from model.prompt import clean_title
-from model.prosody.text import CJK_RANGES
 from training.lm.metrics import poem_lines
 from yinshi.errors import UserError
+from yinshi.prosody.text import CJK_RANGES
 
 GROUPS = ("五绝", "七绝", "五律", "七律", "词")
 """The rows of the content table; every 词牌 counts as 词."""

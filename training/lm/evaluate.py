@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from model.prompt import prompt_text
-from model.prosody.forms import REGULAR_FORMS
 from training.lm import artifacts, metrics
 from training.lm.data import read_records
 from training.lm.perplexity import perplexities
 from yinshi.errors import UserError
+from yinshi.prosody.forms import REGULAR_FORMS
 
 TOP_TUNES = 5
 MAX_NEW_TOKENS = 160
@@ -175,7 +175,7 @@ def generate(checkpoint, prompts: list[str], top_p: float, temperature: float) -
 
 def judge(text: str, form: str, tune: str | None, expected: tuple | None) -> dict[str, bool | None]:
     """Format, rhyme, tone and overall verdicts for one poem (None: cannot be judged)."""
-    from model.prosody import ProsodyInputError, analyze
+    from yinshi.prosody import ProsodyInputError, analyze
 
     try:
         analysis = analyze(text, form=form, tune=tune) if tune else analyze(text, form=form)

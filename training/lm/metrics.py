@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from model.prosody.text import split_lines, strip_mark
+from yinshi.prosody.text import split_lines, strip_mark
 
 COPY_MIN_CHARS = 5
 """Shorter lines (三字句 in 词) recur everywhere by chance; copying them says nothing."""

@@ -9,8 +9,8 @@ import math
 from collections.abc import Mapping
 
 from model.prompt import body_text, prompt_text
-from model.prosody.forms import REGULAR_FORMS
 from training.lm.data import IGNORE, encode
+from yinshi.prosody.forms import REGULAR_FORMS
 
 GROUPS = {
     "jinti": lambda record: record["form"] in REGULAR_FORMS,

@@ -29,7 +29,6 @@ from transformers import (
 )
 
 from model.prompt import control_tokens, train_text
-from model.prosody.forms import FORMS, REGULAR_FORMS
 from training.lm import artifacts
 from training.lm.data import BlockDataset, build_blocks, file_sha256, read_records, split_path
 from training.lm.perplexity import perplexities
@@ -42,6 +41,7 @@ from training.lm.tokenizer import (
     tokenizer_tunes,
 )
 from yinshi.errors import UserError
+from yinshi.prosody.forms import FORMS, REGULAR_FORMS
 
 FORMAT_VERSION = 1
 FINETUNE_FORMS = tuple(f for f in FORMS if f not in ("曲", "其他"))
@@ -152,7 +152,7 @@ def select_works(records: list[Mapping], forms: tuple[str, ...], only_conforming
     picked = [r for r in records if r["form"] in forms]
     if not only_conforming:
         return picked
-    from model.prosody import ProsodyInputError, analyze
+    from yinshi.prosody import ProsodyInputError, analyze
 
     def conforms(record: Mapping) -> bool:
         if record["form"] not in REGULAR_FORMS:

@@ -8,7 +8,7 @@ ever in 一先. Likewise 不 而 亦 rarely end a line, though nothing in the ru
 `training/corpus/usage.py` counts these from the corpus (``yinshi corpus usage``) into
 ``data/usage.json``; this module reads that file and turns counts into weights in [0, 1] for
 the decoder to multiply into its 0/1 masks. Every weight is 1.0 where there is no data, so a
-missing file changes nothing. Torch-free, like the rest of `model.prosody`.
+missing file changes nothing. Torch-free, like the rest of `yinshi.prosody`.
 
 The file (JSON, written by the derivation):
 - ``scheme``: the scheme the tone and rhyme counts were read under ("pingshui");

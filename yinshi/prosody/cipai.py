@@ -14,7 +14,7 @@ with exactly the tune's number of characters is read with the tune's breaks (`al
 tune of two equal 片 also takes one 片 alone (`single_stanza`).
 
 Regenerate the shipped table from the unpacked corpus package:
-    python -m model.prosody.cipai data/raw/package/dist
+    python -m yinshi.prosody.cipai data/raw/package/dist
 """
 
 import json
@@ -255,7 +255,7 @@ def records_from_package(dist: Path) -> list[dict]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m model.prosody.cipai DIST_DIR", file=sys.stderr)
+        print("usage: python -m yinshi.prosody.cipai DIST_DIR", file=sys.stderr)
         return 2
     tunes = derive_tunes(records_from_package(Path(argv[0])))
     save_tunes(DEFAULT_PATH, tunes)

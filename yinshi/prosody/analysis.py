@@ -320,7 +320,7 @@ def _check_rhyme(
 
 
 def _analyze_ci(body: str, tune_name: str, rhymes: Scheme, named_as_form: bool) -> Analysis:
-    from . import cipai  # here, so `python -m model.prosody.cipai` finds it not yet imported
+    from . import cipai  # here, so `python -m yinshi.prosody.cipai` finds it not yet imported
 
     try:
         name, tune = cipai.find_tune(tune_name)
