@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: 2.13.0 is a CPU build here; a bare `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[model,train,bot,dev]'
+	$(BIN)/pip install -q -e '.[model,train,bot,local,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -86,9 +86,9 @@ def test_no_token_baked_into_images():
     assert ".env" in (ROOT / ".dockerignore").read_text().split()
 
 
-def test_bot_image_has_no_torch():
-    bot = (ROOT / "docker" / "bot.Dockerfile").read_text()
-    assert '".[bot]"' in bot and "torch" not in bot.replace("no torch", "")
+def test_the_bot_image_installs_the_bot_extra():
+    """What that installs is checked on the wheel itself (tests/test_packaging.py)."""
+    assert '".[bot]"' in (ROOT / "docker" / "bot.Dockerfile").read_text()
 
 
 def hadolint() -> str | None:

