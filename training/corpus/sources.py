@@ -104,48 +104,79 @@ def _text_list(value: Any, path: Path) -> list[str]:
     return value
 
 
-def _quantangshi(source: str, dynasty: str, path: Path) -> Iterator[RawWork]:
+@dataclass(frozen=True)
+class Layout:
+    """Where a source with a flat list of works keeps what `RawWork` needs.
+
+    Most collections differ only in field names, a fixed author or dynasty, and how ids are
+    formed; one table of these replaces a reader per source. (纳兰性德, 元曲 and 蒙学 have
+    shapes of their own and keep their readers.)
+    """
+
+    dynasty: str
+    body: str = "paragraphs"
+    title: tuple[str, ...] = ("title",)
+    """Fields tried in order; the first non-empty one is the title."""
+    author: str | None = None
+    """The author of the whole source (曹操); None: each record's ``author``."""
+    unknown_author: str = ""
+    authors_by_file: dict[str, str] | None = None
+    """File stem → author, for books whose records name none (四书)."""
+    dynasty_by_author: dict[str, str] | None = None
+    """Authors of another dynasty than the source's (楚辞: 屈原 is pre-Qin, most are Han)."""
+    kind: str = "shi"
+    tune: str | None = None
+    """The field naming a 词's tune: a record with one is a 词 (kind "ci")."""
+    ids: str = "index"
+    """"index": the record's place; "file": file stem and place; "record": the record's own
+    id (else file stem and place); "offset": place after the offset in ``name.N.json``."""
+
+
+_CHUCI_PRE_QIN = dict.fromkeys(("屈原", "宋玉", "景差"), "先秦")
+_SISHU_AUTHORS = {"daxue": "曾子", "zhongyong": "子思", "mengzi": "孟子"}
+
+LAYOUTS = {
+    "tangshi": Layout("唐", ids="record"),
+    "songshi": Layout("宋", ids="record"),
+    "songci": Layout("宋", title=("rhythmic",), tune="rhythmic", ids="offset"),
+    "wudaishici": Layout("五代", title=("title", "rhythmic"), tune="rhythmic", ids="file"),
+    "caocaoshiji": Layout("汉", author="曹操"),
+    "shijing": Layout("先秦", body="content", author="佚名", kind="classic"),
+    "chuci": Layout(
+        "汉", body="content", unknown_author="佚名", dynasty_by_author=_CHUCI_PRE_QIN,
+        kind="classic",
+    ),
+    "lunyu": Layout("先秦", title=("chapter",), author="孔子弟子", kind="classic"),
+    "sishuwujing": Layout(
+        "先秦", title=("chapter",), authors_by_file=_SISHU_AUTHORS, kind="classic", ids="file"
+    ),
+}  # fmt: skip
+"""The sources read by `_flat`, by their layout."""
+
+
+def _flat(source: str, path: Path) -> Iterator[RawWork]:
+    layout = LAYOUTS[source]
+    offset = int(path.name.split(".")[2]) if layout.ids == "offset" else 0
     for i, item in enumerate(_records(load_json(path), path)):
+        if layout.ids == "record":
+            key = item.get("id") or f"{path.stem}:{i}"
+        else:
+            key = {"index": f"{i}", "file": f"{path.stem}:{i}", "offset": f"{offset + i}"}[
+                layout.ids
+            ]
+        author = layout.author
+        if author is None and layout.authors_by_file:
+            author = layout.authors_by_file[path.stem]
+        author = author or item.get("author") or layout.unknown_author
+        tune = (item.get(layout.tune) or "").strip() or None if layout.tune else None
         yield RawWork(
             source=source,
-            id=f"{source}:{item.get('id') or f'{path.stem}:{i}'}",
-            dynasty=dynasty,
-            author=item.get("author") or "",
-            title=item.get("title") or "",
-            paragraphs=_text_list(item.get("paragraphs"), path),
-            kind="shi",
-            tune=None,
-        )
-
-
-def _songci(path: Path) -> Iterator[RawWork]:
-    offset = int(path.name.split(".")[2])
-    for i, item in enumerate(_records(load_json(path), path)):
-        tune = (item.get("rhythmic") or "").strip() or None
-        kind = "ci" if tune else "shi"
-        yield RawWork(
-            source="songci",
-            id=f"songci:{offset + i}",
-            dynasty="宋",
-            author=item.get("author") or "",
-            title=tune or "",
-            paragraphs=_text_list(item.get("paragraphs"), path),
-            kind=kind,
-            tune=tune,
-        )
-
-
-def _wudaishici(path: Path) -> Iterator[RawWork]:
-    for i, item in enumerate(_records(load_json(path), path)):
-        tune = (item.get("rhythmic") or "").strip() or None
-        yield RawWork(
-            source="wudaishici",
-            id=f"wudaishici:{path.stem}:{i}",
-            dynasty="五代",
-            author=item.get("author") or "",
-            title=item.get("title") or tune or "",
-            paragraphs=_text_list(item.get("paragraphs"), path),
-            kind="ci" if tune else "shi",
+            id=f"{source}:{key}",
+            dynasty=(layout.dynasty_by_author or {}).get(author, layout.dynasty),
+            author=author,
+            title=next((item[f] for f in layout.title if item.get(f)), ""),
+            paragraphs=_text_list(item.get(layout.body), path),
+            kind="ci" if tune else layout.kind,
             tune=tune,
         )
 
@@ -163,20 +194,6 @@ def _nalanxingde(path: Path) -> Iterator[RawWork]:
             paragraphs=_text_list(item.get("para"), path),
             kind="maybe_ci" if dot else "shi",
             tune=head.strip() if dot else None,
-        )
-
-
-def _caocaoshiji(path: Path) -> Iterator[RawWork]:
-    for i, item in enumerate(_records(load_json(path), path)):
-        yield RawWork(
-            source="caocaoshiji",
-            id=f"caocaoshiji:{i}",
-            dynasty="汉",
-            author="曹操",
-            title=item.get("title") or "",
-            paragraphs=_text_list(item.get("paragraphs"), path),
-            kind="shi",
-            tune=None,
         )
 
 
@@ -214,69 +231,6 @@ def _yuanqu(path: Path) -> Iterator[RawWork]:
             paragraphs=_text_list(item.get("paragraphs"), path),
             kind="qu",
             tune=tune,
-        )
-
-
-def _shijing(path: Path) -> Iterator[RawWork]:
-    for i, item in enumerate(_records(load_json(path), path)):
-        yield RawWork(
-            source="shijing",
-            id=f"shijing:{i}",
-            dynasty="先秦",
-            author="佚名",
-            title=item.get("title") or "",
-            paragraphs=_text_list(item.get("content"), path),
-            kind="classic",
-            tune=None,
-        )
-
-
-_CHUCI_PRE_QIN = frozenset({"屈原", "宋玉", "景差"})
-
-
-def _chuci(path: Path) -> Iterator[RawWork]:
-    for i, item in enumerate(_records(load_json(path), path)):
-        author = item.get("author") or "佚名"
-        yield RawWork(
-            source="chuci",
-            id=f"chuci:{i}",
-            dynasty="先秦" if author in _CHUCI_PRE_QIN else "汉",
-            author=author,
-            title=item.get("title") or "",
-            paragraphs=_text_list(item.get("content"), path),
-            kind="classic",
-            tune=None,
-        )
-
-
-def _lunyu(path: Path) -> Iterator[RawWork]:
-    for i, item in enumerate(_records(load_json(path), path)):
-        yield RawWork(
-            source="lunyu",
-            id=f"lunyu:{i}",
-            dynasty="先秦",
-            author="孔子弟子",
-            title=item.get("chapter") or "",
-            paragraphs=_text_list(item.get("paragraphs"), path),
-            kind="classic",
-            tune=None,
-        )
-
-
-_SISHU_AUTHORS = {"daxue": "曾子", "zhongyong": "子思", "mengzi": "孟子"}
-
-
-def _sishuwujing(path: Path) -> Iterator[RawWork]:
-    for i, item in enumerate(_records(load_json(path), path)):
-        yield RawWork(
-            source="sishuwujing",
-            id=f"sishuwujing:{path.stem}:{i}",
-            dynasty="先秦",
-            author=_SISHU_AUTHORS[path.stem],
-            title=item.get("chapter") or "",
-            paragraphs=_text_list(item.get("paragraphs"), path),
-            kind="classic",
-            tune=None,
         )
 
 
@@ -354,18 +308,10 @@ def _mengxue(path: Path) -> Iterator[RawWork]:
 
 
 READERS: dict[str, Callable[[Path], Iterator[RawWork]]] = {
-    "tangshi": partial(_quantangshi, "tangshi", "唐"),
-    "songshi": partial(_quantangshi, "songshi", "宋"),
-    "songci": _songci,
-    "wudaishici": _wudaishici,
+    **{source: partial(_flat, source) for source in LAYOUTS},
     "nalanxingde": _nalanxingde,
-    "caocaoshiji": _caocaoshiji,
     "yuanqu": _yuanqu,
-    "shijing": _shijing,
-    "chuci": _chuci,
     "mengxue": _mengxue,
-    "lunyu": _lunyu,
-    "sishuwujing": _sishuwujing,
 }
 """How each source's files are read; module-level so worker processes can be handed them."""
 
