@@ -90,14 +90,8 @@ def decode(
     history = torch.full((count, width), pad_id, dtype=torch.long)  # [rows, steps], on CPU
     results = [Decoded() for _ in rows]
 
-    longest = max(len(r.prompt) for r in rows)
-    ids = torch.full((count, longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((count, longest + width), dtype=torch.long)  # left padding is 0
-    for b, row in enumerate(rows):
-        ids[b, longest - len(row.prompt) :] = torch.tensor(row.prompt)
-        mask[b, longest - len(row.prompt) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    position = (mask[:, :longest].cumsum(-1) - 1).clamp(min=0)
+    ids, mask, position = _left_padded(rows, pad_id, width, device)
+    longest = ids.shape[1]
     cache = DynamicCache()
     here = torch.arange(count)  # original index of each row still decoding
     with torch.inference_mode(), pool or nullcontext():
@@ -133,20 +127,7 @@ def decode(
                     tokens = redo.fresh_lines(constraints, t, tokens, history)
                 raw = logits.gather(1, tokens[:, None])[:, 0] - total[:, 0]
                 weight = _weight_of(allowed, tokens)
-                picked = chosen.nonzero().flatten().tolist()
-                values = zip(
-                    picked,
-                    raw[chosen].tolist(),
-                    kept[chosen].tolist(),
-                    weight[chosen].tolist(),
-                    strict=True,
-                )
-                for b, value, mass, liked in values:
-                    result = results[rows_now[b]]
-                    result.logprob += value
-                    result.masked -= mass
-                    result.taste += liked
-                    result.sampled += 1
+                _count_sampled(results, rows_now, chosen, raw, kept, weight)
             else:
                 tokens = forced
             token_list = tokens.tolist()
@@ -184,6 +165,34 @@ def decode(
             if pool is not None:
                 pool.add(here)
     return results
+
+
+def _left_padded(rows: Sequence[Row], pad_id: int, width: int, device):
+    """The prompts as one left-padded batch: ids [rows, longest], an attention mask with room
+    for `width` more steps, and positions that start at 0 after each row's padding."""
+    longest = max(len(r.prompt) for r in rows)
+    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), longest + width), dtype=torch.long)  # left padding is 0
+    for b, row in enumerate(rows):
+        ids[b, longest - len(row.prompt) :] = torch.tensor(row.prompt)
+        mask[b, longest - len(row.prompt) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    position = (mask[:, :longest].cumsum(-1) - 1).clamp(min=0)
+    return ids, mask, position
+
+
+def _count_sampled(results, rows_now, chosen, raw, kept, weight) -> None:
+    """Add each sampled (not forced) token's log-probability, mask loss and taste to its row."""
+    picked = chosen.nonzero().flatten().tolist()
+    values = zip(
+        picked, raw[chosen].tolist(), kept[chosen].tolist(), weight[chosen].tolist(), strict=True
+    )
+    for b, value, mass, liked in values:
+        result = results[rows_now[b]]
+        result.logprob += value
+        result.masked -= mass
+        result.taste += liked
+        result.sampled += 1
 
 
 class _Pool:
