@@ -238,37 +238,7 @@ def run(
 
     cuda = torch.cuda.is_available()
     bf16 = options.bf16 if options.bf16 is not None else fast_bf16(cuda)
-    eval_steps = options.eval_steps or preset.eval_steps
-    args = TrainingArguments(
-        output_dir=str(options.out / "checkpoints"),
-        per_device_train_batch_size=options.batch_size or preset.batch_size,
-        per_device_eval_batch_size=options.batch_size or preset.batch_size,
-        gradient_accumulation_steps=options.grad_accum,
-        learning_rate=options.learning_rate or preset.learning_rate,
-        weight_decay=preset.weight_decay,
-        adam_beta2=0.95,
-        max_grad_norm=1.0,
-        warmup_steps=preset.warmup_steps,
-        max_steps=options.max_steps or (UNBOUNDED_STEPS if options.max_minutes else -1),
-        num_train_epochs=1,
-        eval_strategy="steps",
-        eval_steps=eval_steps,
-        save_strategy="steps",
-        save_steps=eval_steps,
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=max(1, eval_steps // 10),
-        bf16=bf16,
-        seed=options.seed,
-        data_seed=options.seed,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        include_num_input_tokens_seen="non_padding" if whole_works else "all",
-        use_cpu=not cuda,
-    )
+    args = training_arguments(options, whole_works, bf16, cuda)
     clock = TimeBudget(options.max_minutes)
     transformers.utils.logging.disable_progress_bar()
     trainer = PoetTrainer(
@@ -316,9 +286,56 @@ def run(
         for group, value in perplexities(model, tokenizer, test_records, tunes).items():
             metrics[f"test_ppl_{group}"] = value["ppl"]
 
-    info = {
+    info = run_info(options, model, tokenizer, tunes, args, resume=bool(resume))
+    info |= {"wall_seconds": wall, "metrics": metrics}
+    save_run(options.out, model, tokenizer, preset, info, history)
+    return info
+
+
+def training_arguments(
+    options: RunOptions, whole_works: bool, bf16: bool, cuda: bool
+) -> TrainingArguments:
+    """The Trainer's settings: the preset's, overridden by the run's options."""
+    preset = options.preset
+    eval_steps = options.eval_steps or preset.eval_steps
+    return TrainingArguments(
+        output_dir=str(options.out / "checkpoints"),
+        per_device_train_batch_size=options.batch_size or preset.batch_size,
+        per_device_eval_batch_size=options.batch_size or preset.batch_size,
+        gradient_accumulation_steps=options.grad_accum,
+        learning_rate=options.learning_rate or preset.learning_rate,
+        weight_decay=preset.weight_decay,
+        adam_beta2=0.95,
+        max_grad_norm=1.0,
+        warmup_steps=preset.warmup_steps,
+        max_steps=options.max_steps or (UNBOUNDED_STEPS if options.max_minutes else -1),
+        num_train_epochs=1,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=max(1, eval_steps // 10),
+        bf16=bf16,
+        seed=options.seed,
+        data_seed=options.seed,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding" if whole_works else "all",
+        use_cpu=not cuda,
+    )
+
+
+def run_info(options: RunOptions, model, tokenizer, tunes: set[str], args, resume: bool) -> dict:
+    """What a checkpoint records about itself (yinshi.json): preset, size, data, training."""
+    cuda = torch.cuda.is_available()
+    return {
         "format_version": FORMAT_VERSION,
-        "preset": preset.as_dict(),
+        "preset": options.preset.as_dict(),
         "model": {
             "parameters": sum(p.numel() for p in model.parameters()),
             **{k: getattr(model.config, k) for k in ("n_embd", "n_layer", "n_head", "n_positions")},
@@ -336,18 +353,14 @@ def run(
             "grad_accum": args.gradient_accumulation_steps,
             "learning_rate": args.learning_rate,
             "warmup_steps": args.warmup_steps,
-            "bf16": bf16,
+            "bf16": args.bf16,
             "device": torch.cuda.get_device_name() if cuda else "cpu",
             "threads": torch.get_num_threads(),
-            "resumed": bool(resume),
+            "resumed": resume,
             **options.extra,
         },
         "tunes": sorted(tunes, key=tokenizer.convert_tokens_to_ids),
-        "wall_seconds": wall,
-        "metrics": metrics,
     }
-    save_run(options.out, model, tokenizer, preset, info, history)
-    return info
 
 
 def save_run(out: Path, model, tokenizer, preset: Preset, info: dict, history: list) -> None:
