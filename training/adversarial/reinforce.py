@@ -367,18 +367,8 @@ def train_adversarial(options: Options) -> dict:
     generator = Generator(policy, tokenizer, model_version(options.init), copies)
     judge = load_discriminator(judge_dir, device=device)
 
-    records = read_records(options.corpus, "train")
-    limit = policy.config.n_positions
-    by_form = {
-        form: [r for r in records if r["form"] == form]
-        for form in REGULAR_FORMS
-        if LONGEST_PROMPT + FORM_SHAPES[form][0] * (FORM_SHAPES[form][1] + 1) + 1 <= limit
-    }
-    forms = [form for form, of_form in by_form.items() if of_form]
-    if not forms:
-        raise UserError(
-            "语料中没有模型写得下的五绝、七绝、五律、七律 / no regular verse to train on"
-        )
+    by_form = _trainable(read_records(options.corpus, "train"), policy.config.n_positions)
+    forms = list(by_form)
 
     optimizer = torch.optim.AdamW(policy.parameters(), lr=options.learning_rate, weight_decay=0.0)
     d_optimizer = torch.optim.AdamW(judge.model.parameters(), lr=D_LEARNING_RATE)
@@ -432,6 +422,22 @@ def train_adversarial(options: Options) -> dict:
     }
     _save(options, policy, tokenizer, judge, summary, metrics, log)
     return summary
+
+
+def _trainable(records: list[dict], limit: int) -> dict[str, list[dict]]:
+    """The training poems of each regular form the model can write whole within `limit`
+    positions; raises UserError when there are none."""
+    by_form = {
+        form: of_form
+        for form in REGULAR_FORMS
+        if LONGEST_PROMPT + FORM_SHAPES[form][0] * (FORM_SHAPES[form][1] + 1) + 1 <= limit
+        and (of_form := [r for r in records if r["form"] == form])
+    }
+    if not by_form:
+        raise UserError(
+            "语料中没有模型写得下的五绝、七绝、五律、七律 / no regular verse to train on"
+        )
+    return by_form
 
 
 def _learn(
