@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from bot import render, texts
-from bot.commands import EXAMPLES, write_and_reply
+from bot.commands import EXAMPLES, reply_with_poem
 from bot.parsing import REGULAR_LINES, InputError, parse_acrostic, parse_continue
 from bot.ratelimit import is_topic_message
 from bot.services import Services, services
@@ -86,25 +86,18 @@ async def _read(message: Message, intent: Read) -> None:
 
 async def _write(update: Update, context: ContextTypes.DEFAULT_TYPE, intent: Write) -> None:
     message = update.effective_message
-    assert message is not None and update.effective_user is not None
+    assert message is not None
     request, header = intent.request, intent.understood
     wanted = await services(context).conversations.wanted_form(message.chat_id)
     if wanted and not intent.form_named:  # asked for by 「照此体写一首」
         request = _in_form(request, wanted, services(context))
         header = understood(request)
-    await write_and_reply(
-        context,
-        chat_id=message.chat_id,
-        user_id=update.effective_user.id,
-        request=request,
-        reply_to=message.message_id,
-        header=header,
-    )
+    await reply_with_poem(update, context, request, header=header)
 
 
 async def _follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE, intent: FollowUp) -> None:
     message = update.effective_message
-    assert message is not None and update.effective_user is not None
+    assert message is not None
     service = services(context)
     last = await service.conversations.last(message.chat_id)
     if last is None:
@@ -122,15 +115,8 @@ async def _follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE, intent:
         request = _in_form(request, intent.form, service)
     if intent.scheme:
         request = request.model_copy(update={"scheme": intent.scheme})
-    await write_and_reply(
-        context,
-        chat_id=message.chat_id,
-        user_id=update.effective_user.id,
-        request=request,
-        fresh=True,  # 「再来一首」 wants another poem, not the cached one again
-        reply_to=message.message_id,
-        header=understood(request),
-    )
+    # 「再来一首」 wants another poem, not the cached one again
+    await reply_with_poem(update, context, request, fresh=True, header=understood(request))
 
 
 def _in_form(request: PoemRequest, form: str, service: Services) -> PoemRequest:

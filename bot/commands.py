@@ -110,23 +110,39 @@ async def write_and_reply(
     )
 
 
-async def _request_poem(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, parse: str, text: str
+async def reply_with_poem(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    request: PoemRequest,
+    *,
+    fresh: bool = False,
+    header: str | None = None,
 ) -> None:
+    """The poem a user's message asked for, as a reply to that message."""
     message = update.effective_message
     assert message is not None and update.effective_user is not None
-    try:
-        request = PARSERS[parse](text, services(context).catalog)
-    except InputError as error:
-        await message.reply_text(str(error))
-        return
     await write_and_reply(
         context,
         chat_id=message.chat_id,
         user_id=update.effective_user.id,
         request=request,
+        fresh=fresh,
         reply_to=message.message_id,
+        header=header,
     )
+
+
+async def _request_poem(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, parse: str, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    try:
+        request = PARSERS[parse](text, services(context).catalog)
+    except InputError as error:
+        await message.reply_text(str(error))
+        return
+    await reply_with_poem(update, context, request)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

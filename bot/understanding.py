@@ -370,24 +370,30 @@ def _request(text: str, catalog: FormCatalog) -> Write:
 
 
 def _heads(text: str) -> str:
-    """The characters to hide at the line heads: quoted, or after (else before) 藏头诗."""
-    quoted = _QUOTED.search(text)
-    if quoted:
-        return re.sub(_PUNCT, "", quoted[1])
-    before, after = _ACROSTIC.split(text, maxsplit=1)
-    after = re.sub(f"^{_PUNCT}*(?:藏的是|藏|是|为|内容是|内容为)?{_PUNCT}*", "", after)
-    before = re.sub(r"^(?:用|把|将|以)|(?:写|作|来|做)(?:成|一首|首|个)?(?:一首)?$", "", before)
-    return re.sub(_PUNCT, "", _strip_asking(after) or _strip_asking(before))
+    """The characters to hide at the line heads (万事如意 in 「藏头诗：万事如意」)."""
+    return _beside(
+        text,
+        _ACROSTIC,
+        after=f"^{_PUNCT}*(?:藏的是|藏|是|为|内容是|内容为)?{_PUNCT}*",
+        before=r"^(?:用|把|将|以)|(?:写|作|来|做)(?:成|一首|首|个)?(?:一首)?$",
+    )
 
 
 def _first_line(text: str) -> str:
-    """The line to continue from: quoted, or the run of characters beside the 续写 cue."""
+    """The line to continue from (春眠不觉晓 in 「续写：春眠不觉晓」)."""
+    return _beside(text, _CONTINUE, after=f"^(?:一首|一下|下去|这句|这一句|诗)?{_PUNCT}*")
+
+
+def _beside(text: str, cue: re.Pattern, after: str, before: str = "") -> str:
+    """What a cue (藏头诗, 续写) is about: the quoted part, else what follows the cue, else what
+    precedes it — with the words that join it to the cue (`after`, `before`) taken off."""
     quoted = _QUOTED.search(text)
     if quoted:
         return re.sub(_PUNCT, "", quoted[1])
-    before, after = _CONTINUE.split(text, maxsplit=1)
-    after = re.sub(f"^(?:一首|一下|下去|这句|这一句|诗)?{_PUNCT}*", "", after)
-    return re.sub(_PUNCT, "", _strip_asking(after) or _strip_asking(before))
+    ahead, behind = cue.split(text, maxsplit=1)
+    behind = re.sub(after, "", behind)
+    ahead = re.sub(before, "", ahead) if before else ahead
+    return re.sub(_PUNCT, "", _strip_asking(behind) or _strip_asking(ahead))
 
 
 def _strip_asking(text: str, asked: bool = False) -> str:
