@@ -425,30 +425,49 @@ class TimeBudget(TrainerCallback):
     """Stops training when the wall-clock budget is spent, after one last evaluation and save.
 
     The budget covers the whole run: time recorded in a resumed checkpoint's log counts.
+    Under torchrun every process must stop at the same step and follow the same learning rate
+    (their weights would drift apart otherwise), so the share of the budget spent is agreed
+    at each step's end — the slowest process's clock — by one all-reduce.
     """
 
     def __init__(self, minutes: float | None):
         self.budget = minutes * 60 if minutes else None
         self.before = 0.0
         self.started: float | None = None
+        self.agreed = 0.0
+        """Seconds spent as of the last step's end, the same in every process."""
 
     def elapsed(self) -> float:
         return self.before + (time.time() - self.started if self.started else 0.0)
 
     def fraction(self) -> float:
-        return self.elapsed() / self.budget if self.budget else 0.0
+        return self.agreed / self.budget if self.budget else 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.before = max((e.get("elapsed_s", 0.0) for e in state.log_history), default=0.0)
         self.started = time.time()
+        self.agreed = self.before
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.budget and self.elapsed() >= self.budget:
+        if not self.budget:
+            return control
+        self.agreed = _slowest(self.elapsed())
+        if self.agreed >= self.budget:
             control.should_training_stop = True
             control.should_log = True
             control.should_evaluate = True
             control.should_save = True
         return control
+
+
+def _slowest(seconds: float) -> float:
+    """The largest of every process's `seconds` under torch.distributed; else `seconds`."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return seconds
+    on_gpu = torch.distributed.get_backend() == "nccl"
+    value = torch.tensor([seconds], device="cuda" if on_gpu else "cpu", dtype=torch.float64)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return value.item()
 
 
 def lr_factor(step: int, warmup: int, progress: float) -> float:
@@ -470,10 +489,12 @@ def key_values(fields: Mapping) -> str:
 
 
 class LogPrinter(TrainerCallback):
-    """One key=value line per log event, instead of a progress bar."""
+    """One key=value line per log event, instead of a progress bar (from the main process
+    alone under torchrun: the others log the same)."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        print(key_values({"step": state.global_step, **(logs or {})}), flush=True)
+        if state.is_world_process_zero:
+            print(key_values({"step": state.global_step, **(logs or {})}), flush=True)
 
 
 class PoetTrainer(Trainer):
