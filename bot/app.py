@@ -125,7 +125,10 @@ async def _post_init(application: Application) -> None:
         await application.bot.set_my_commands(menu)
     except TelegramError as error:
         log.warning("setMyCommands failed (ignored): %s", error)
-    await daily.sync_jobs(application)
+    try:
+        await daily.sync_jobs(application)
+    except RedisError as error:  # start anyway: /analyze needs no Redis; the sync job retries
+        log.warning("event=daily_sync_failed error=%s", type(error).__name__)
     assert application.job_queue is not None
     application.job_queue.run_repeating(daily.sync_job, daily.SYNC_EVERY_S, name="daily:sync")
     service: Services = application.bot_data["services"]

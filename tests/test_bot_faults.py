@@ -102,3 +102,21 @@ async def test_the_sandbox_refuses_other_sites(fake_telegram):
             assert [m["text"] for m in fake_telegram.chat_log(1)] == ["/poem 春江"]
     finally:
         await sandbox.stop()
+
+
+async def test_the_bot_starts_while_redis_is_away(
+    fake_telegram, start_bot, start_worker, redis_server
+):
+    """Before: the start-up read of the daily subscriptions raised, and the bot never
+    started."""
+    fake, user = fake_telegram, new_id()
+    start_worker(FakeEngine())
+    redis_server.kill()
+    await start_bot(redis_server.url)
+    fake.send("/analyze 白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", user_id=user)
+    await wait_reply(fake, user, "格律分析")
+    fake.send("/poem 春江", user_id=user)
+    await wait_reply(fake, user, texts.POET_AWAY.split("。")[0])
+    redis_server.start()
+    fake.send("/poem 秋夜", user_id=user)
+    await fake.wait_for(lambda: poems_in(fake, user), timeout=20)
