@@ -77,8 +77,15 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def serve(metrics: WorkerMetrics, port: int, healthy: Callable[[], bool]) -> ThreadingWSGIServer:
-    """Serve ``/metrics`` and ``/healthz`` (200 or 503) from a daemon thread; returns the server."""
+def serve(
+    metrics: WorkerMetrics, port: int, healthy: Callable[[], bool], host: str = "127.0.0.1"
+) -> ThreadingWSGIServer:
+    """Serve ``/metrics`` and ``/healthz`` (200 or 503) from a daemon thread; returns the server.
+
+    Loopback by default: the metrics name the load and the model, and nothing outside the
+    host (or the container, whose own healthcheck asks on 127.0.0.1) needs them unless a
+    Prometheus is set up to scrape, with ``host="0.0.0.0"`` (`YINSHI_METRICS_HOST`).
+    """
     metrics_app = make_wsgi_app(metrics.registry)
 
     def app(environ: dict, start_response: Callable) -> list[bytes]:
@@ -90,6 +97,6 @@ def serve(metrics: WorkerMetrics, port: int, healthy: Callable[[], bool]) -> Thr
             return [b"ok\n" if ok else b"unhealthy\n"]
         return metrics_app(environ, start_response)
 
-    server = make_server("", port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

@@ -1,16 +1,30 @@
 """The generation worker: reads jobs from the Redis stream in batches and answers each one.
 
-States, in order: start (create the consumer group, publish the model version) → recover
-(re-read this consumer's own pending jobs) → serve (claim jobs stuck at crashed workers, read
-new jobs, generate one batch, answer, ack) until stopped → leave (drop the consumer name if
-it holds no pending job).
+States, in order: start (take a consumer name, create the consumer group, publish the model
+version) → recover (re-read this consumer's own pending jobs) → serve (refresh the heartbeat,
+take over the jobs of dead workers, read new jobs, generate one batch, answer, ack) until
+stopped → leave (drop the heartbeat, and the consumer name if it holds no pending job).
 
-Delivery is at-least-once: a job is acked only after its answer is written, so a worker that
-dies mid-batch leaves its jobs pending and another worker claims them once idle for
-`claim_idle_ms`. Answers are idempotent: `yinshi:answered:{id}` is set NX in the same atomic
-step as the push, so the first answer wins and a re-run never answers twice. A job delivered
-more than `max_deliveries` times is moved to the dead-letter stream and its requester gets a
-WorkerError, so one poisonous request cannot block the queue.
+Liveness is a heartbeat: `yinshi:worker:{name}` with a short TTL (`heartbeat_ttl_ms`), refreshed
+by the serving loop and, while the engine runs, beside it — but only for `stuck_after_s`: an
+engine that hangs longer lets the key expire and turns `/healthz` red. Every `claim_every_ms`
+each worker looks at the group's consumers: the jobs of one without a heartbeat are taken over
+(XCLAIM) and its name is removed once it holds nothing. So a job of a killed or hung worker is
+answered within seconds, well inside its requester's wait (`WorkerSettings` checks the bounds
+against `timeout_s`). Jobs pending too long anywhere (`claim_idle_ms`) are taken over as well,
+and a worker re-reads jobs pending at itself but not in hand (a reply lost on a dead
+connection).
+
+Consumer names are stable: by default the host name (a container's, in Docker), so a worker
+restarted after a crash takes its old name back and resumes its own jobs at once; a second
+live worker on the same host gets ``-2``.
+
+Delivery is at-least-once: a job is acked only after its answer is written. Answers are
+idempotent: `yinshi:answered:{id}` is set NX in the same atomic step as the push, so the first
+answer wins and a re-run never answers twice. A job that crashes its batch is retried alone;
+if it crashes alone it is dead-lettered and its requester gets a WorkerError at once. A job
+delivered more than `max_deliveries` times (it kills the workers that take it) is dead-lettered
+too, so one poisonous request cannot block the queue.
 
 The engine is injected as a plain callable, so this module imports no torch; `run` wires the
 real one.
@@ -23,8 +37,11 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -48,6 +65,8 @@ from yinshi.settings import WorkerSettings
 
 log = logging.getLogger("yinshi.worker")
 
+T = TypeVar("T")
+
 GenerateBatch = Callable[[list[PoemRequest]], Sequence[PoemResult | BaseException]]
 """One batched engine call; a per-request exception in the list is that request's answer.
 A raised exception means the call crashed: nothing is answered and the jobs are retried."""
@@ -67,6 +86,28 @@ redis.call('XACK', KEYS[3], ARGV[5], ARGV[6])
 redis.call('XDEL', KEYS[3], ARGV[6])
 return 1
 """
+
+# Forget a consumer only while it is dead (no heartbeat) and holds nothing: atomically, so a
+# worker that comes back and reads a job in between cannot lose that job with its name.
+_FORGET = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then
+  return 0
+end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+MAX_NAME_SUFFIX = 100
+
+_RUNNING_HERE: set[str] = set()
+"""Heartbeat instances of the workers running in this process (tests run several)."""
+
+
+class EngineCrashed(Exception):
+    """The engine raised on this request even when it ran alone: the request's own fault."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +134,15 @@ class Worker:
         self.model_version = model_version
         self.settings = settings or WorkerSettings()
         self.metrics = metrics or WorkerMetrics()
-        self.name = self.settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
+        self._host = socket.gethostname()
+        self.name = self.settings.worker_name or self._host
+        self._named = False
+        self._instance = uuid.uuid4().hex
+        self._heartbeat = json.dumps(
+            {"instance": self._instance, "host": self._host, "pid": os.getpid()}
+        )
+        self._last_beat = float("-inf")  # monotonic time of the last heartbeat written
+        self._generating_since: float | None = None
         self._stopping = False
         self._running = False
         self._redis_ok = False
@@ -103,10 +152,17 @@ class Worker:
         self._stopping = True
 
     def healthy(self) -> bool:
-        return self._running and self._redis_ok
+        """Serving: the loop runs, Redis answers, the heartbeat is fresh, the engine not hung."""
+        fresh = time.monotonic() - self._last_beat < self.settings.heartbeat_ttl_ms / 1000
+        return self._running and self._redis_ok and fresh and not self._stuck()
+
+    def _stuck(self) -> bool:
+        since = self._generating_since
+        return since is not None and time.monotonic() - since > self.settings.stuck_after_s
 
     async def run(self) -> None:
         self._running = True
+        _RUNNING_HERE.add(self._instance)
         started = False
         next_claim = 0.0
         try:
@@ -116,8 +172,9 @@ class Worker:
                         await self._start()
                         await self._recover_own()
                         started = True
+                    await self._beat_if_due()
                     if time.monotonic() >= next_claim:
-                        await self._claim_stale()
+                        await self._claim_round()
                         next_claim = time.monotonic() + self.settings.claim_every_ms / 1000
                     batch = await self._read_batch()
                     if batch:
@@ -136,11 +193,16 @@ class Worker:
                 await self._leave()
         finally:
             self._running = False
+            _RUNNING_HERE.discard(self._instance)
         log.info("event=stopped worker=%s", self.name)
 
     # --- states ---------------------------------------------------------------------------
 
     async def _start(self) -> None:
+        if not self._named:
+            self.name = await self._take_name()
+            self._named = True
+        await self._beat()  # before the first read: a consumer without a heartbeat is dead
         try:
             await self.redis.xgroup_create(keys.REQUESTS, keys.WORKERS_GROUP, id="0", mkstream=True)
         except ResponseError as error:
@@ -172,6 +234,101 @@ class Worker:
             last_id = entries[-1][0]
             log.info("event=recovered worker=%s count=%d", self.name, len(entries))
             await self._serve(await self._with_deliveries(entries))
+
+    async def _take_name(self) -> str:
+        """The configured name; else the host name, or ``host-2``… if a live worker holds it.
+
+        A name is held by its heartbeat key. One held by this host's previous process (dead,
+        or with this very pid in a new container) is taken back: that is the restart case.
+        """
+        if self.settings.worker_name:
+            return self.settings.worker_name
+        ttl = self.settings.heartbeat_ttl_ms
+        for suffix in range(1, MAX_NAME_SUFFIX + 1):
+            name = self._host if suffix == 1 else f"{self._host}-{suffix}"
+            key = keys.worker_alive(name)
+            if await self.redis.set(key, self._heartbeat, nx=True, px=ttl):
+                return name
+            holder = _read_heartbeat(await self.redis.get(key))
+            if holder is None or (holder.get("host") == self._host and not _alive(holder)):
+                await self.redis.set(key, self._heartbeat, px=ttl)
+                log.info("event=name_taken_back worker=%s", name)
+                return name
+        raise RuntimeError(f"{MAX_NAME_SUFFIX} live workers named {self._host}: set worker_name")
+
+    async def _beat(self) -> None:
+        await self.redis.set(
+            keys.worker_alive(self.name), self._heartbeat, px=self.settings.heartbeat_ttl_ms
+        )
+        self._last_beat = time.monotonic()
+
+    async def _beat_if_due(self) -> None:
+        """A third of the TTL: two beats may be late before the key expires."""
+        if time.monotonic() - self._last_beat >= self.settings.heartbeat_ttl_ms / 3000:
+            await self._beat()
+
+    async def _claim_round(self) -> None:
+        await self._recover_own()
+        await self._take_over_dead()
+        await self._claim_stale()
+
+    async def _take_over_dead(self) -> None:
+        """Claim the jobs of consumers without a heartbeat; forget those that hold nothing."""
+        consumers = [
+            consumer
+            for consumer in await self.redis.xinfo_consumers(keys.REQUESTS, keys.WORKERS_GROUP)
+            if consumer["name"] != self.name
+        ]
+        if not consumers:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for consumer in consumers:
+            pipe.exists(keys.worker_alive(consumer["name"]))
+        alive = await pipe.execute()
+        for consumer, beating in zip(consumers, alive, strict=True):
+            if beating or self._stopping:
+                continue
+            name = consumer["name"]
+            if consumer["pending"]:
+                await self._take_jobs_of(name)
+            forgotten = await self.redis.eval(
+                _FORGET,
+                2,
+                keys.REQUESTS,
+                keys.worker_alive(name),
+                keys.WORKERS_GROUP,
+                name,
+            )
+            if forgotten:
+                log.info("event=forgot_consumer worker=%s dead=%s", self.name, name)
+
+    async def _take_jobs_of(self, dead: str) -> None:
+        # The idle bound makes two workers that both saw `dead` die claim each job once: the
+        # first XCLAIM resets the job's idle time, and the second then skips it. The dead
+        # worker's own jobs have been idle since before its heartbeat expired.
+        guard_ms = self.settings.heartbeat_ttl_ms // 2
+        while not self._stopping:
+            pending = await self.redis.xpending_range(
+                keys.REQUESTS,
+                keys.WORKERS_GROUP,
+                "-",
+                "+",
+                self.settings.max_batch,
+                consumername=dead,
+            )
+            if not pending:
+                return
+            claimed = await self.redis.xclaim(
+                keys.REQUESTS,
+                keys.WORKERS_GROUP,
+                self.name,
+                min_idle_time=guard_ms,
+                message_ids=[entry["message_id"] for entry in pending],
+            )
+            if not claimed:
+                return
+            log.info("event=took_over worker=%s dead=%s count=%d", self.name, dead, len(claimed))
+            await self._serve(await self._with_deliveries(claimed))
 
     async def _claim_stale(self) -> None:
         """Take over jobs idle too long at any consumer (crashed workers, failed batches)."""
@@ -212,12 +369,14 @@ class Worker:
         )
 
     async def _leave(self) -> None:
-        """Forget this consumer name unless it still holds jobs (deleting it would lose them)."""
+        """Forget this consumer name unless it still holds jobs (deleting it would lose them),
+        then the heartbeat, so that jobs left behind are taken over at once."""
         pending = await self.redis.xpending_range(
             keys.REQUESTS, keys.WORKERS_GROUP, "-", "+", 1, consumername=self.name
         )
         if not pending:
             await self.redis.xgroup_delconsumer(keys.REQUESTS, keys.WORKERS_GROUP, self.name)
+        await self.redis.delete(keys.worker_alive(self.name))
 
     # --- one batch ------------------------------------------------------------------------
 
@@ -232,8 +391,10 @@ class Worker:
             job = None if delivery.raw is None else _parse(delivery.raw)
             if delivery.raw is None:
                 unanswered.append(delivery.entry_id)
-            elif job is None or delivery.deliveries > self.settings.max_deliveries:
-                self._dead_letter(pipe, delivery, job, unanswered)
+            elif job is None:
+                self._dead_letter(pipe, delivery, job, unanswered, "unreadable")
+            elif delivery.deliveries > self.settings.max_deliveries:
+                self._dead_letter(pipe, delivery, job, unanswered, "too_many_deliveries")
             elif job.version != PROTOCOL_VERSION:
                 message = f"协议版本不符 (protocol {job.version}, worker speaks {PROTOCOL_VERSION})"
                 self._reply_error(pipe, delivery, job, "invalid_request", message)
@@ -245,12 +406,13 @@ class Worker:
                 candidates.append((delivery, job))
 
         todo = await self._skip_answered(candidates, unanswered)
-        generated = errors = retry = 0
+        generated = errors = 0
         if todo:
             outcomes = await self._generate([job for _, job in todo])
             for (delivery, job), outcome in zip(todo, outcomes, strict=True):
-                if outcome is None:
-                    retry += 1  # crashed: left pending, claimed again after the idle bound
+                if isinstance(outcome, EngineCrashed):
+                    errors += 1  # crashed alone: a retry would crash again
+                    self._dead_letter(pipe, delivery, job, unanswered, "engine_crash")
                 elif isinstance(outcome, PoemResult):
                     generated += 1
                     self._reply_result(pipe, delivery, job, outcome)
@@ -265,13 +427,11 @@ class Worker:
             pipe.xdel(keys.REQUESTS, *unanswered)
         await pipe.execute()
         log.info(
-            "event=batch worker=%s size=%d generated=%d errors=%d retry=%d acked=%d ms=%.0f",
+            "event=batch worker=%s size=%d generated=%d errors=%d ms=%.0f",
             self.name,
             len(batch),
             generated,
             errors,
-            retry,
-            len(batch) - retry,
             (time.monotonic() - started) * 1000,
         )
 
@@ -294,14 +454,19 @@ class Worker:
                 todo.append((delivery, job))
         return todo
 
-    async def _generate(self, jobs: list[Job]) -> list[PoemResult | BaseException | None]:
-        """Run the engine off the event loop; None for a request whose call crashed."""
+    async def _generate(self, jobs: list[Job]) -> list[PoemResult | BaseException]:
+        """Run the engine off the event loop, the heartbeat beating beside it."""
         now = time.time()
         for job in jobs:
             self.metrics.queue_wait.observe(max(0.0, now - job.created))
         self.metrics.batch_size.observe(len(jobs))
-        started = time.monotonic()
-        outcomes = await asyncio.to_thread(self._call_engine, [job.request for job in jobs])
+        started = self._generating_since = time.monotonic()
+        try:
+            outcomes = await self._beating(
+                asyncio.to_thread(self._call_engine, [job.request for job in jobs])
+            )
+        finally:
+            self._generating_since = None
         seconds = time.monotonic() - started
         self.metrics.generation_latency.observe(seconds)
         poems = sum(len(o.poems) for o in outcomes if isinstance(o, PoemResult))
@@ -309,17 +474,37 @@ class Worker:
         self.metrics.poems_per_second.set(poems / seconds if seconds > 0 else 0.0)
         return outcomes
 
-    def _call_engine(self, requests: list[PoemRequest]) -> list[PoemResult | BaseException | None]:
-        """One batched call; if it crashes, one call per request so one bad job fails alone."""
+    async def _beating(self, work: Awaitable[T]) -> T:
+        """Await ``work``, refreshing the heartbeat meanwhile until the engine counts as hung."""
+        task = asyncio.ensure_future(work)
+        every = self.settings.heartbeat_ttl_ms / 3000
+        warned = False
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            if self._stuck():
+                if not warned:  # the heartbeat expires now: others take these jobs over
+                    log.warning("event=engine_stuck worker=%s", self.name)
+                    warned = True
+                continue
+            try:
+                await self._beat()
+            except RedisError as error:
+                log.warning("event=redis_error worker=%s error=%r", self.name, str(error))
+
+    def _call_engine(self, requests: list[PoemRequest]) -> list[PoemResult | BaseException]:
+        """One batched call; if it crashes, one call per request so one bad job fails alone,
+        and at once: a request that crashes the engine alone gets EngineCrashed."""
         try:
             outcomes = list(self.generate_batch(requests))
             if len(outcomes) != len(requests):
                 raise RuntimeError(f"engine answered {len(outcomes)} of {len(requests)} requests")
             return outcomes
-        except Exception:
+        except Exception as error:
             log.exception("event=engine_crash worker=%s size=%d", self.name, len(requests))
             if len(requests) == 1:
-                return [None]
+                return [EngineCrashed(repr(error))]
             return [self._call_engine([request])[0] for request in requests]
 
     # --- writing answers (queued on the batch's pipeline) ---------------------------------
@@ -353,10 +538,14 @@ class Worker:
         )
 
     def _dead_letter(
-        self, pipe: Pipeline, delivery: Delivery, job: Job | None, unanswered: list[str]
+        self,
+        pipe: Pipeline,
+        delivery: Delivery,
+        job: Job | None,
+        unanswered: list[str],
+        reason: str,
     ) -> None:
         """Out of the queue into the dead-letter stream; the requester, if known, hears why."""
-        reason = "unreadable" if job is None else "too_many_deliveries"
         pipe.xadd(
             keys.DEAD,
             {
@@ -380,8 +569,10 @@ class Worker:
         if job_id is None:
             unanswered.append(delivery.entry_id)
             return
-        if job is None:
+        if reason == "unreadable":
             message = "无法读取请求 (unreadable job)"
+        elif reason == "engine_crash":
+            message = "生成失败 (the poet crashed on this request)"
         else:
             message = f"生成失败 (generation failed {delivery.deliveries - 1} times)"
         error = ReplyError(kind="worker_error", message=message)
@@ -435,6 +626,38 @@ def _job_id(raw: str | None) -> str | None:
     return job_id if isinstance(job_id, str) and 0 < len(job_id) <= 64 else None
 
 
+def _read_heartbeat(raw: str | None) -> dict | None:
+    try:
+        value = json.loads(raw or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the process named in a heartbeat of this host still runs.
+
+    Our own pid, unless a worker of this process wrote it, is a predecessor's, in a container
+    restarted with a fresh PID namespace. A zombie (killed, not yet reaped) is dead.
+    """
+    if holder.get("instance") in _RUNNING_HERE:
+        return True
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
 def _log_request(job: Job, status: str, now: float) -> None:
     log.info(
         "event=request id=%s form=%s n=%d fresh=%s status=%s age_ms=%.0f",
@@ -461,7 +684,9 @@ async def serve_worker(
         loop.add_signal_handler(signum, worker.stop)
     server = None
     if settings.metrics_port is not None:
-        server = serve(worker.metrics, settings.metrics_port, worker.healthy)
+        server = serve(
+            worker.metrics, settings.metrics_port, worker.healthy, host=settings.metrics_host
+        )
     try:
         await worker.run()
     finally:

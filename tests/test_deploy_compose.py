@@ -12,18 +12,25 @@ import pytest
 import yaml
 
 from yinshi.cli import build_parser
-from yinshi.settings import BotSettings, WorkerSettings
+from yinshi.settings import BotSettings, QueueSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 DOCKERFILES = sorted((ROOT / "docker").glob("*Dockerfile"))
-ENV_ALIASES = {"TELEGRAM_BOT_TOKEN", "REDIS_URL"}
 
 
 def known_env_names() -> set[str]:
-    fields = set(BotSettings.model_fields) | set(WorkerSettings.model_fields)
-    return ENV_ALIASES | {f"YINSHI_{name.upper()}" for name in fields}
+    """``YINSHI_<FIELD>``, or the field's alias (``REDIS_URL``, ``TELEGRAM_BOT_TOKEN``…)."""
+    fields = BotSettings.model_fields | WorkerSettings.model_fields
+    aliases = {f.validation_alias for f in fields.values() if isinstance(f.validation_alias, str)}
+    return aliases | {f"YINSHI_{name.upper()}" for name in fields}
+
+
+def shell_command(service: dict) -> str:
+    """A service's command as one string, whether a list of arguments or ``sh -c``."""
+    command = service["command"]
+    return command[-1] if command[:2] == ["sh", "-c"] else " ".join(command)
 
 
 def make_targets() -> set[str]:
@@ -43,8 +50,51 @@ def test_services_and_profiles():
 def test_redis_is_pinned_and_persistent():
     redis = SERVICES["redis"]
     assert re.fullmatch(r"redis:7\.\d+\.\d+\S*", redis["image"])
-    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert "--appendonly yes" in shell_command(redis)
+    assert shell_command(redis).startswith("exec redis-server ")  # PID 1: it gets SIGTERM
     assert any(volume.endswith(":/data") for volume in redis["volumes"])
+
+
+def test_redis_refuses_writes_when_full_rather_than_evicting():
+    """Redis holds the queue, answers in flight and subscriptions: an evicting policy would
+    drop them silently when memory runs out. noeviction fails writes loudly instead (#14;
+    before, no maxmemory at all: Redis grew until the host killed it)."""
+    command = shell_command(SERVICES["redis"])
+    assert "--maxmemory-policy noeviction" in command
+    assert re.search(r"--maxmemory \d+[kmg]b\b", command)
+
+
+def test_redis_requires_a_password_from_the_environment():
+    """The password is read from .env at run time: compose refuses to start without one, the
+    healthcheck authenticates, and the other services find it in .env as REDIS_PASSWORD (a
+    setting), never written into a REDIS_URL (#14; before, Redis had no password)."""
+    redis = SERVICES["redis"]
+    assert '--requirepass "$$REDIS_PASSWORD"' in shell_command(redis)
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert "REDISCLI_AUTH" in redis["healthcheck"]["test"][1]
+    assert QueueSettings.model_fields["redis_password"].validation_alias == "REDIS_PASSWORD"
+    for name, service in SERVICES.items():
+        url = (service.get("environment") or {}).get("REDIS_URL")
+        if url is not None:
+            assert "@" not in url, name
+            assert service["env_file"] == ".env", name
+
+
+def test_worker_metrics_stay_inside_the_container():
+    """/metrics listens on loopback by default (#14); the healthcheck asks there."""
+    assert WorkerSettings().metrics_host == "127.0.0.1"
+    for name in ("worker", "worker-cpu"):
+        environment = SERVICES[name]["environment"]
+        assert environment.get("YINSHI_METRICS_HOST", "127.0.0.1") == "127.0.0.1"
+        assert "http://127.0.0.1:9100/healthz" in SERVICES[name]["healthcheck"]["test"][-1]
+
+
+def test_env_example_is_a_valid_worker_configuration():
+    """Copied to .env as it is, the example must start a worker: its recovery values fit
+    inside its timeout (before #14 it set YINSHI_CLAIM_IDLE_MS=60000 against 60 s)."""
+    settings = WorkerSettings(_env_file=ROOT / ".env.example")
+    assert settings.claim_idle_ms < 60_000
+    assert settings.redis_password is None  # REDIS_PASSWORD= (blank) means none
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

@@ -126,19 +126,28 @@ async def test_two_workers_share_load_and_survive_kill_9(redis, redis_server):
             process.join(5)
 
 
-async def test_poison_request_is_dead_lettered_and_queue_keeps_flowing(redis, start_worker):
-    start_worker(FakeEngine(), claim_idle_ms=150, claim_every_ms=50, max_deliveries=2)
+async def test_request_that_crashes_the_engine_fails_at_once_alone(redis, start_worker):
+    """A poisonous request crashes its batch; the batch is retried one request at a time, the
+    others are served, and the poison, crashing alone too, is dead-lettered and answered with
+    WorkerError at once. Before #14 it was left pending for a redelivery after
+    `claim_idle_ms` (60 s by default): the requester waited its whole timeout for a Timeout.
+    Default recovery settings here, on purpose."""
+    engine = FakeEngine(delay_s=0.1)
+    start_worker(engine, max_batch=8, max_wait_ms=100)
     client = PoetClient(redis, timeout_s=10)
+    started = time.monotonic()
     poison = asyncio.create_task(client.generate(ask(POISON), fresh=True))
     others = [client.generate(ask(f"好{i}"), fresh=True) for i in range(5)]
     assert [r.poems[0].title for r in await asyncio.gather(*others)] == [f"好{i}" for i in range(5)]
-    with pytest.raises(WorkerError, match="failed 2 times"):
+    with pytest.raises(WorkerError, match="crashed on this request"):
         await poison
+    assert time.monotonic() - started < 3
+    assert 1 in engine.calls  # retried alone before giving up
     dead = await redis.xrange(keys.DEAD)
     assert len(dead) == 1
     _, fields = dead[0]
     assert Job.model_validate_json(fields["job"]).request.topic == POISON
-    assert (fields["reason"], fields["deliveries"]) == ("too_many_deliveries", "3")
+    assert (fields["reason"], fields["deliveries"]) == ("engine_crash", "1")
     # later requests are still served
     assert (await client.generate(ask("后来"), fresh=True)).poems[0].title == "后来"
     assert await redis.xlen(keys.REQUESTS) == 0

@@ -12,6 +12,10 @@ with other applications and inspected with ``redis-cli --scan --pattern 'yinshi:
     List holding one Reply JSON. Worker RPUSHes, the requester BLPOPs; ``REPLY_TTL_S``.
 ``yinshi:answered:{id}``
     String, the answering worker's name. Worker ``SET NX``; ``ANSWERED_TTL_S``.
+``yinshi:worker:{name}``
+    String, the worker's heartbeat: JSON ``instance`` ``host`` ``pid``. The worker SETs it with
+    a ``heartbeat_ttl_ms`` expiry from its serving loop; a consumer of the group whose key is
+    gone is dead (or hung), and its jobs are taken over. DEL when the worker leaves.
 ``yinshi:model_version``
     String. Each worker sets it on start; no TTL.
 ``yinshi:cache:{version}:{hash}``
@@ -41,8 +45,8 @@ REPLY_TTL_S = 60
 """The requester is already waiting when the reply lands; a reply nobody takes is garbage."""
 
 ANSWERED_TTL_S = 3600
-"""Must outlive any re-delivery of the job (claim idle bound × max deliveries), so a re-run
-never answers twice."""
+"""Must outlive any re-delivery of the job (takeover bound × max deliveries, a minute or two
+under valid settings), so a re-run never answers twice."""
 
 MODEL_VERSION = "yinshi:model_version"
 """The version of the model the workers serve; clients key the cache with it."""
@@ -56,6 +60,11 @@ STATS = "yinshi:stats"
 
 def reply(job_id: str) -> str:
     return f"yinshi:reply:{job_id}"
+
+
+def worker_alive(name: str) -> str:
+    """A worker's heartbeat, by its consumer name."""
+    return f"yinshi:worker:{name}"
 
 
 def answered(job_id: str) -> str:

@@ -44,13 +44,18 @@ def verify(tarball: Path, sha512: str = SHA512, sha1: str = SHA1) -> None:
 
 
 def npm_pack(workdir: Path, package: str = PACKAGE) -> Path:
-    """Download the package tarball into workdir with ``npm pack``; return its path."""
+    """Download the package tarball into workdir with ``npm pack``; return its path.
+
+    ``--ignore-scripts``: we want the published bytes (checked against their hashes after),
+    never to run code from the registry — a package's lifecycle scripts would run as the
+    user who trains, before any check.
+    """
     npm = shutil.which("npm")
     if npm is None:
         raise UserError("npm not found: install Node.js/npm or pass --from")
     try:
         result = subprocess.run(
-            [npm, "pack", package, "--silent"],
+            [npm, "pack", package, "--ignore-scripts", "--silent"],
             cwd=workdir,
             capture_output=True,
             text=True,
