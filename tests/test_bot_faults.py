@@ -120,3 +120,18 @@ async def test_the_bot_starts_while_redis_is_away(
     redis_server.start()
     fake.send("/poem 秋夜", user_id=user)
     await fake.wait_for(lambda: poems_in(fake, user), timeout=20)
+
+
+async def test_redis_away_at_the_queue_is_the_poet_away_reply(redis_server):
+    """The client's own Redis error (not only the bot's guard) says the poet is away."""
+    from bot.services import failure_text
+    from yinshi.client import PoetClient
+    from yinshi.errors import QueueUnreachable
+    from yinshi.protocol import PoemRequest
+
+    redis = connect(redis_server.url)
+    redis_server.kill()
+    with pytest.raises(QueueUnreachable) as error:
+        await PoetClient(redis, timeout_s=2).generate(PoemRequest(topic="春江"))
+    assert failure_text(error.value) == texts.POET_AWAY
+    await redis.aclose()

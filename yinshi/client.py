@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from yinshi import cache, keys
-from yinshi.errors import Busy, InvalidRequest, Timeout, WorkerError
+from yinshi.errors import Busy, InvalidRequest, QueueUnreachable, Timeout, WorkerError
 from yinshi.protocol import Job, PoemRequest, PoemResult, Reply
 
 WAIT_SLICE_S = 2.0
@@ -45,8 +45,8 @@ class PoetClient:
     ) -> PoemResult:
         """The poems for ``request``, from the cache unless ``fresh``, else from a worker.
 
-        Raises Busy (nothing enqueued), Timeout, InvalidRequest, or WorkerError (also when
-        Redis cannot be reached to send the request).
+        Raises Busy (nothing enqueued), QueueUnreachable (Redis cannot be reached to send the
+        request), Timeout, InvalidRequest, or WorkerError.
         """
         started = time.time()
         try:
@@ -63,7 +63,7 @@ class PoetClient:
             )
             await self._send(job)
         except (RedisConnectionError, RedisTimeoutError) as error:
-            raise WorkerError(f"无法连接队列 (Redis unreachable: {error})") from error
+            raise QueueUnreachable(f"无法连接队列 (Redis unreachable: {error})") from error
         return _unwrap(await self._wait(job))
 
     async def model_version(self) -> str | None:
