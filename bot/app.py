@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot import buttons, chat, commands, daily, inline, keys, texts
+from bot.card.send import card_command
 from bot.flood import ChatRateLimiter
 from bot.services import Services
 from yinshi.errors import UserError
@@ -88,6 +89,7 @@ def register_handlers(application: Application) -> None:
         ("acrostic", commands.acrostic),
         ("continue", commands.continue_),
         ("analyze", commands.analyze_command),
+        ("card", card_command),
         ("daily", daily.daily_command),
     ):
         application.add_handler(CommandHandler(names, callback, filters=new))
@@ -105,6 +107,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(
         ChatMemberHandler(daily.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, daily.chat_migrated))
     application.add_error_handler(on_error)
 
 
@@ -125,18 +128,14 @@ async def _post_init(application: Application) -> None:
         await application.bot.set_my_commands(menu)
     except TelegramError as error:
         log.warning("setMyCommands failed (ignored): %s", error)
-    try:
-        await daily.sync_jobs(application)
-    except RedisError as error:  # start anyway: /analyze needs no Redis; the sync job retries
-        log.warning("event=daily_sync_failed error=%s", type(error).__name__)
-    assert application.job_queue is not None
-    application.job_queue.run_repeating(daily.sync_job, daily.SYNC_EVERY_S, name="daily:sync")
+    await daily.start(application)  # the shared schedule's tick; tolerates Redis away
     service: Services = application.bot_data["services"]
     if service.settings.bot_mode == "webhook":
         application.bot_data[HEALTH_RUNNER] = await start_health(service)
 
 
 async def _post_shutdown(application: Application) -> None:
+    await daily.stop(application)
     runner = application.bot_data.pop(HEALTH_RUNNER, None)
     if runner:
         await runner.cleanup()

@@ -1,10 +1,12 @@
-"""Inline keyboard buttons: 🔄 换一首, 📜 格律, ✍️ 藏头, ✍️ 照此体写一首, and /start's examples."""
+"""Inline keyboard buttons: 🔄 换一首, 📜 格律, ✍️ 藏头, 🖼 诗笺, ✍️ 照此体写一首, and /start's
+examples."""
 
 from redis.exceptions import RedisError
 from telegram import ReplyParameters, Update
 from telegram.ext import ContextTypes
 
 from bot import chat, render, texts
+from bot.card.send import send_card
 from bot.commands import EXAMPLES, parse_command, write_and_reply
 from bot.parsing import InputError
 from bot.services import services
@@ -54,6 +56,14 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             user_id=query.from_user.id,
             request=record.request,
             fresh=True,
+            reply_to=message.message_id,
+        )
+    elif action == render.CARD:
+        await send_card(
+            context,
+            chat_id=message.chat.id,
+            poem=record.poem,
+            poem_id=argument,
             reply_to=message.message_id,
         )
     elif action == render.ANALYZE:

@@ -1,110 +1,102 @@
-"""Daily poems: `/daily`, one `run_daily` job per subscribed chat, and the post itself.
+"""Daily poems: `/daily`, the schedule every replica shares, and the post itself.
 
-Subscriptions live in Redis (bot.store); every replica schedules a job for each of them at
-start and re-syncs every few minutes, so a subscription made on one replica, or removed, is
-seen by all. The job fires `daily_lead_s` before the post time, asks for the poem, waits for
-the minute and posts. Exactly one post per chat and day: before asking, a replica claims
-(chat, date) with SET NX; the loser does nothing, and a restarted bot finds the claim.
-A chat that blocked or removed the bot is unsubscribed (on Forbidden, and on my_chat_member).
+The schedule lives in Redis (bot.store.Subscriptions): a sorted set of when each chat's post is
+next due. Every replica runs one repeating job (`DAILY_TICK_S`) that claims what is due —
+whichever replica gets there first — so a subscription made, changed or removed on one replica
+is seen by all at their next tick, and 10,000 chats are 10,000 members of one set, not 10,000
+jobs per replica. A post goes:
+
+    claim (lease) → generate → hold (still ours? not yet posted today?) → send → mark done
+
+each step one Redis call. A claim is a lease: the chat's score moves to the lease's end, so if
+the replica dies the post is due again when the lease passes and another replica posts it,
+late rather than never. A failed generation or send gives the post back, due again in
+`DAILY_RETRY_S`. A bot that was down at post time posts on return, if it is still the same
+local day there (the next day's post is not a place for yesterday's poem).
+
+**What is guaranteed**: at least once per chat and local day while some replica runs that
+day; and at most once, except if a replica dies in the instant between Telegram accepting
+the message and the next Redis call (`mark_done`) — the Bot API has no idempotency key, so
+no design can tell "sent" from "not sent" there; that window is one Redis round trip. A
+replica that stalls past its lease (not dead) is also caught: `hold` checks the lease token
+right before sending.
+
+The clock is injectable (`DailyPoster.clock`), so tests run many simulated days in seconds,
+and so is a fault hook (`DailyPoster.fault`) called after each step.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
-from datetime import date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
 
+from redis.exceptions import RedisError
 from telegram import Bot, ChatMember, Update
 from telegram.constants import ChatMemberStatus
-from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, ContextTypes, JobQueue
+from telegram.error import ChatMigrated, Forbidden, TelegramError
+from telegram.ext import Application, ContextTypes
 
-from bot import render, texts
+from bot import keys, render, texts
 from bot.commands import argument
-from bot.occasions import occasion_for
+from bot.occasions import Occasion, occasion_for
 from bot.parsing import InputError, parse_daily
 from bot.services import Services, services
-from bot.store import Subscription
+from bot.store import Claim, Subscription
 from yinshi.errors import ServiceError
 from yinshi.protocol import PoemRequest
 
 log = logging.getLogger("yinshi.bot")
 
-SYNC_EVERY_S = 300
+POSTER = "daily_poster"
+"""bot_data key of the application's DailyPoster."""
+TICK_JOB = "daily:tick"
+STEPS = ("claimed", "generated", "sent", "marked")
+"""Where `DailyPoster.fault` is called: after each step of a post."""
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 GONE_STATUSES = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
-
-def job_name(chat_id: int) -> str:
-    return f"daily:{chat_id}"
-
-
-def fire_time(subscription: Subscription, lead_s: int) -> datetime:
-    """When the job fires, as a time of day in the subscriber's zone (today's date is only a
-    carrier for the subtraction, which may cross midnight)."""
-    post = datetime.combine(date.today(), subscription.at, ZoneInfo(subscription.timezone))
-    return post - timedelta(seconds=lead_s)
+Clock = Callable[[], datetime]
+Fault = Callable[[str, int], Awaitable[None]]
 
 
-def schedule(job_queue: JobQueue, subscription: Subscription, lead_s: int) -> None:
-    """Replace the chat's job with one for this subscription."""
-    unschedule(job_queue, subscription.chat_id)
-    fire = fire_time(subscription, lead_s)
-    job_queue.run_daily(
-        daily_job,
-        time=fire.timetz(),  # tz-aware: PTB then ignores Defaults.tzinfo
-        name=job_name(subscription.chat_id),
-        chat_id=subscription.chat_id,
-        data=subscription,
-    )
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-def unschedule(job_queue: JobQueue, chat_id: int) -> None:
-    for job in job_queue.get_jobs_by_name(job_name(chat_id)):
-        job.schedule_removal()
+def post_time(subscription: Subscription, day: date) -> datetime:
+    """The post's moment on a local date of the subscriber's zone."""
+    return datetime.combine(day, subscription.at, ZoneInfo(subscription.timezone))
 
 
-async def sync_jobs(application: Application) -> None:
-    """Make this replica's jobs match the subscriptions in Redis."""
-    service: Services = application.bot_data["services"]
-    job_queue = application.job_queue
-    assert job_queue is not None
-    wanted = {s.chat_id: s for s in await service.subscriptions.all()}
-    for job in job_queue.jobs():
-        if job.name and job.name.startswith("daily:") and job.chat_id not in wanted:
-            job.schedule_removal()
-    for subscription in wanted.values():
-        scheduled = job_queue.get_jobs_by_name(job_name(subscription.chat_id))
-        if not scheduled or scheduled[0].data != subscription:
-            schedule(job_queue, subscription, service.settings.daily_lead_s)
+def slot_for(subscription: Subscription, now: datetime, lead_s: float = 0) -> datetime:
+    """The post a claim at `now` is for: the latest post time at or before `now + lead_s`."""
+    ahead = (now + timedelta(seconds=lead_s)).astimezone(ZoneInfo(subscription.timezone))
+    slot = post_time(subscription, ahead.date())
+    return slot if slot <= ahead else post_time(subscription, ahead.date() - timedelta(days=1))
 
 
-async def sync_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await sync_jobs(context.application)
+def next_post_time(subscription: Subscription, now: datetime, done: str | None = None) -> datetime:
+    """The first post time at or after `now`, skipping a local date already posted."""
+    local = now.astimezone(ZoneInfo(subscription.timezone))
+    slot = post_time(subscription, local.date())
+    if slot < now or slot.date().isoformat() == done:
+        slot = post_time(subscription, local.date() + timedelta(days=1))
+    return slot
 
 
-def next_post_time(subscription: Subscription, now: datetime) -> datetime:
-    """The first post time at or after `now` (the job fires a little before it)."""
-    zone = ZoneInfo(subscription.timezone)
-    local = now.astimezone(zone)
-    post = datetime.combine(local.date(), subscription.at, zone)
-    return post if post >= local - timedelta(minutes=1) else post + timedelta(days=1)
+def headline(occasion: Occasion) -> str:
+    """「今日中秋」 on a festival or a 节气's day; 「立夏时节」 otherwise."""
+    return texts.DAILY_TODAY.format(label=occasion.label) if occasion.special else occasion.label
 
 
-async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    job = context.job
-    assert job is not None and job.chat_id is not None
-    # Redis, not job.data: another replica may have changed or ended it since the last sync.
-    subscription = await services(context).subscriptions.get(job.chat_id)
-    if subscription is None:
-        job.schedule_removal()
-        return
-    await post_daily(
-        context.application,
-        subscription,
-        next_post_time(subscription, datetime.now(ZoneInfo(subscription.timezone))),
+def header(day: date, occasion: Occasion, form: str) -> str:
+    return texts.DAILY_HEADER.format(
+        date=day.isoformat(), occasion=escape(headline(occasion)), form=escape(form)
     )
 
 
@@ -112,46 +104,206 @@ def replica_name(application: Application) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{id(application):x}"
 
 
-async def post_daily(
-    application: Application, subscription: Subscription, post_at: datetime
-) -> bool:
-    """Claim the chat's day, write the poem, wait for `post_at`, post it. True if posted here."""
-    service: Services = application.bot_data["services"]
-    chat_id, day = subscription.chat_id, post_at.date()
-    if not await service.subscriptions.claim(chat_id, day.isoformat(), replica_name(application)):
-        return False
-    occasion = occasion_for(day)
-    request = PoemRequest(topic=occasion.topic, form=subscription.form)
-    try:
-        result = await service.poet.write(request, user_id=None)
-    except ServiceError as error:
-        log.warning("daily chat=%s day=%s outcome=%s", chat_id, day, type(error).__name__)
-        await service.subscriptions.unclaim(chat_id, day.isoformat())
-        return False
-    poem = result.poems[0]
-    record_id = await service.records.save(request, poem)
-    header = texts.DAILY_HEADER.format(date=day.isoformat(), occasion=escape(occasion.label))
-    await asyncio.sleep(max(0.0, (post_at - datetime.now(post_at.tzinfo)).total_seconds()))
-    try:
-        await application.bot.send_message(
-            chat_id, render.poem_html(poem, header), reply_markup=render.poem_keyboard(record_id)
+async def _no_fault(step: str, chat_id: int) -> None:
+    return None
+
+
+class DailyPoster:
+    """One per application: claims due posts from the shared schedule and posts them."""
+
+    def __init__(
+        self,
+        application: Application,
+        *,
+        clock: Clock = utc_now,
+        concurrency: int = 32,
+        lease_s: float = keys.DAILY_LEASE_S,
+        retry_s: float = keys.DAILY_RETRY_S,
+    ) -> None:
+        self.application = application
+        self.clock = clock
+        self.fault: Fault = _no_fault
+        self.concurrency = concurrency
+        self.lease_s = lease_s
+        self.retry_s = retry_s
+        self.owner = replica_name(application)
+        self._running: asyncio.Task[int] | None = None
+
+    @property
+    def service(self) -> Services:
+        return self.application.bot_data["services"]
+
+    @property
+    def lead_s(self) -> float:
+        """Claim (and write) this early; the send still waits for the minute."""
+        return float(self.service.settings.daily_lead_s)
+
+    def _lease_until(self) -> datetime:
+        return self.clock() + timedelta(seconds=self.lead_s + self.lease_s)
+
+    async def schedule_missing(self) -> int:
+        """Give a due time to subscriptions that have none (made before the schedule)."""
+        store = self.service.subscriptions
+        missing = await store.unscheduled()
+        now = self.clock()
+        await store.schedule_missing({s.chat_id: next_post_time(s, now) for s in missing})
+        return len(missing)
+
+    def tick(self) -> None:
+        """Start a pass over what is due unless one is still running (a burst of posts can
+        outlast the tick)."""
+        if self._running is None or self._running.done():
+            # Not application.create_task: Application.stop would wait for a whole burst.
+            self._running = asyncio.create_task(self.run_due(), name=TICK_JOB)
+
+    async def run_due(self) -> int:
+        """Post everything due now, `concurrency` at a time; returns how many were handled.
+
+        A post that fails with an ordinary error is logged and left to its lease; anything
+        else (a test's simulated crash) cancels the rest, as a dying process would."""
+        store = self.service.subscriptions
+        running: set[asyncio.Task[None]] = set()
+        handled = 0
+        try:
+            while True:
+                free = self.concurrency - len(running)
+                claims: list[Claim] = []
+                if free > 0:
+                    due_by = self.clock() + timedelta(seconds=self.lead_s)
+                    try:
+                        claims = await store.claim_due(
+                            due_by, self._lease_until(), free, self.owner
+                        )
+                    except RedisError as error:  # away: the next tick tries again
+                        log.debug("event=daily_claim_failed error=%s", type(error).__name__)
+                handled += len(claims)
+                running |= {asyncio.create_task(self.post(claim)) for claim in claims}
+                if not running:
+                    return handled
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    error = task.exception()
+                    if isinstance(error, Exception):
+                        log.error("daily post failed: %s", type(error).__name__, exc_info=error)
+                    elif error is not None:
+                        raise error
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def post(self, claim: Claim) -> None:
+        """One claimed post, from the calendar to the done mark."""
+        service, store = self.service, self.service.subscriptions
+        subscription = claim.subscription
+        now = self.clock()
+        slot = slot_for(subscription, now, self.lead_s)
+        local_today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+        day, next_day = slot.date(), post_time(subscription, slot.date() + timedelta(days=1))
+        if claim.done == day.isoformat() or (slot <= now and day != local_today):
+            # Posted already (a lease taken over after the done mark), or the day is over
+            # (the bot was down past midnight): on to the next post.
+            await store.release(claim, next_day)
+            return
+        await self.fault("claimed", subscription.chat_id)
+        occasion = occasion_for(day)
+        request = PoemRequest(topic=occasion.topic, form=subscription.form)
+        try:
+            result = await service.poet.write(request, user_id=None)
+        except ServiceError as error:
+            log.warning(
+                "daily chat=%s day=%s outcome=%s: retry in %ss",
+                subscription.chat_id, day, type(error).__name__, self.retry_s,
+            )  # fmt: skip
+            await store.release(claim, self.clock() + timedelta(seconds=self.retry_s))
+            return
+        poem = result.poems[0]
+        record_id = await service.records.save(request, poem)
+        await self.fault("generated", subscription.chat_id)
+        wait = (slot - self.clock()).total_seconds()
+        if wait > 0:  # written ahead (lead_s): post on the minute
+            await asyncio.sleep(wait)
+        if not await store.hold(claim, day.isoformat(), self._lease_until()):
+            log.info("daily chat=%s day=%s outcome=not_ours", subscription.chat_id, day)
+            return
+        html = render.poem_html(poem, header(day, occasion, subscription.form))
+        sent_to = await self._send(claim, html, record_id)
+        if sent_to is None:
+            return
+        if sent_to != subscription.chat_id:
+            claim = claim.model_copy(
+                update={"subscription": subscription.model_copy(update={"chat_id": sent_to})}
+            )
+        await self.fault("sent", sent_to)
+        await store.mark_done(claim, day.isoformat(), next_day)
+        await self.fault("marked", sent_to)
+        log.info("daily chat=%s day=%s outcome=posted", sent_to, day)
+
+    async def _send(self, claim: Claim, html: str, record_id: str) -> int | None:
+        """Send to the chat, following it if it became a supergroup; the chat id it went to,
+        or None (the chat is gone, or a retry is scheduled)."""
+        store = self.service.subscriptions
+        chat_id = claim.subscription.chat_id
+        for _ in range(2):
+            try:
+                await self.application.bot.send_message(
+                    chat_id, html, reply_markup=render.poem_keyboard(record_id)
+                )
+                return chat_id
+            except ChatMigrated as moved:
+                log.info("daily chat=%s migrated to %s", chat_id, moved.new_chat_id)
+                await store.move(chat_id, moved.new_chat_id)
+                chat_id = moved.new_chat_id
+            except Forbidden:
+                log.info("daily chat=%s outcome=forbidden: unsubscribed", chat_id)
+                await store.remove(chat_id)
+                return None
+            except TelegramError as error:
+                log.warning(
+                    "daily chat=%s outcome=%s: retry in %ss",
+                    chat_id, type(error).__name__, self.retry_s,
+                )  # fmt: skip
+                break
+        retry = claim.model_copy(
+            update={"subscription": claim.subscription.model_copy(update={"chat_id": chat_id})}
         )
-    except Forbidden:
-        log.info("daily chat=%s outcome=forbidden: unsubscribed", chat_id)
-        await unsubscribe(application, chat_id)
-        return False
-    except TelegramError as error:
-        log.warning("daily chat=%s day=%s outcome=%s", chat_id, day, type(error).__name__)
-        await service.subscriptions.unclaim(chat_id, day.isoformat())
-        return False
-    log.info("daily chat=%s day=%s outcome=posted", chat_id, day)
-    return True
+        await store.release(retry, self.clock() + timedelta(seconds=self.retry_s))
+        return None
+
+
+def poster(application: Application) -> DailyPoster:
+    found = application.bot_data.get(POSTER)
+    if found is None:
+        found = application.bot_data[POSTER] = DailyPoster(application)
+    return found
+
+
+async def daily_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    poster(context.application).tick()
+
+
+async def start(application: Application) -> None:
+    """At start-up: schedule what has no due time yet, then tick. Redis away: the tick
+    retries on its own, and the bot starts anyway (/analyze needs no Redis)."""
+    daily = poster(application)
+    try:
+        await daily.schedule_missing()
+    except RedisError as error:
+        log.warning("event=daily_schedule_failed error=%s", type(error).__name__)
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(daily_tick, keys.DAILY_TICK_S, first=0, name=TICK_JOB)
+
+
+async def stop(application: Application) -> None:
+    """Let a pass in progress end with the application (cancelled: leases cover it)."""
+    daily = application.bot_data.get(POSTER)
+    if daily is not None and daily._running is not None and not daily._running.done():
+        daily._running.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await daily._running
 
 
 async def unsubscribe(application: Application, chat_id: int) -> bool:
     service: Services = application.bot_data["services"]
-    assert application.job_queue is not None
-    unschedule(application.job_queue, chat_id)
     return await service.subscriptions.remove(chat_id)
 
 
@@ -175,19 +327,21 @@ async def daily_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(str(error))
         return
     chat = message.chat
+    store = service.subscriptions
     if command.action == "show":
-        current = await service.subscriptions.get(chat.id)
+        current = await store.get(chat.id)
         if current is None:
             await message.reply_text(texts.DAILY_NONE)
         else:
-            await message.reply_text(_describe(texts.DAILY_STATUS, current))
+            await message.reply_text(
+                _describe(texts.DAILY_STATUS, current, await next_shown(context, current))
+            )
         return
     if not await may_change_settings(
         context.bot, service.settings.admin_ids, chat.id, chat.type, user.id
     ):
         await message.reply_text(texts.ADMINS_ONLY)
         return
-    assert context.job_queue is not None
     if command.action == "off":
         await unsubscribe(context.application, chat.id)
         await message.reply_text(texts.DAILY_OFF)
@@ -195,16 +349,37 @@ async def daily_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     subscription = Subscription(
         chat_id=chat.id, at=command.at, timezone=command.timezone, form=command.form
     )
-    await service.subscriptions.put(subscription)
-    schedule(context.job_queue, subscription, service.settings.daily_lead_s)
-    await message.reply_text(_describe(texts.DAILY_ON, subscription))
+    now = poster(context.application).clock()
+    next_at = next_post_time(subscription, now, await store.done_on(chat.id))
+    await store.put(subscription, next_at)
+    await message.reply_text(_describe(texts.DAILY_ON, subscription, _when(next_at)))
 
 
-def _describe(template: str, subscription: Subscription) -> str:
+async def next_shown(context: ContextTypes.DEFAULT_TYPE, subscription: Subscription) -> str:
+    """The next post time from the schedule, in the chat's zone; 即将发出 while it is due or
+    being posted."""
+    store = services(context).subscriptions
+    due = await store.due_at(subscription.chat_id)
+    now = poster(context.application).clock()
+    if due is None:
+        done = await store.done_on(subscription.chat_id)
+        return _when(next_post_time(subscription, now, done))
+    due_at = datetime.fromtimestamp(due, UTC)
+    if due_at <= now or slot_for(subscription, due_at) != due_at:
+        return texts.DAILY_NEXT_SOON  # overdue, or a lease's end rather than a post time
+    return _when(due_at.astimezone(ZoneInfo(subscription.timezone)))
+
+
+def _when(moment: datetime) -> str:
+    return texts.DAILY_NEXT.format(date=moment.date().isoformat(), time=moment.strftime("%H:%M"))
+
+
+def _describe(template: str, subscription: Subscription, next_at: str) -> str:
     return template.format(
         time=subscription.at.strftime("%H:%M"),
         tz=escape(subscription.timezone),
         form=escape(subscription.form),
+        next=escape(next_at),
     )
 
 
@@ -220,3 +395,18 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             change.new_chat_member.status,
             removed,
         )
+
+
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup (a new chat id): the subscription follows. Telegram says so
+    in both chats; whichever arrives first moves it, the other finds nothing to move."""
+    message = update.effective_message
+    assert message is not None
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    moved = await services(context).subscriptions.move(old, new)
+    log.info("chat=%s migrated to %s subscription_moved=%s", old, new, moved is not None)

@@ -31,6 +31,10 @@ from aiohttp import web
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
+MAX_CAPTION = 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+"""sendPhoto's limits: 10 MB, width + height at most 10000, a side ratio at most 20."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
     "code", "pre", "blockquote", "tg-emoji",
@@ -38,6 +42,7 @@ ALLOWED_TAGS = {
 TEXT_FIELDS = {
     "text", "parse_mode", "action", "callback_query_id", "inline_query_id", "url",
     "secret_token", "next_offset", "inline_message_id", "description", "short_description",
+    "caption",
 }  # fmt: skip
 """Form fields PTB sends as plain strings; every other field is JSON (numbers, objects)."""
 
@@ -46,9 +51,16 @@ _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 def html_to_text(source: str) -> str:
@@ -125,10 +137,15 @@ class FakeBotAPI:
         """Per chat, the same message objects in the order they were sent."""
         self.admins: dict[int, set[int]] = {}
         self.blocked: set[int] = set()
+        self.migrated: dict[int, int] = {}
+        """A group that became a supergroup → the supergroup's id (sends answer 400)."""
         self.failures: dict[str, tuple[int, str]] = {}
         self.flooded: dict[int, float] = {}
         """Chat → monotonic time until which messages into it answer 429."""
         self.webhook_url = ""
+        self.files: dict[str, bytes] = {}
+        """file_id → the bytes of a photo the bot uploaded (the sandbox shows them)."""
+        self._file_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -142,7 +159,7 @@ class FakeBotAPI:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_PHOTO_BYTES + 1024 * 1024)  # uploads
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_post("/_fake/send", self._control_send)
         app.router.add_get("/_fake/chats/{chat_id}", self._control_chat)
@@ -282,6 +299,30 @@ class FakeBotAPI:
             }
         )
 
+    def migrate(
+        self, chat_id: int, new_chat_id: int, *, by_user: int, announce: bool = True
+    ) -> None:
+        """A group is upgraded to a supergroup with a new id: messages to the old id fail with
+        `migrate_to_chat_id`, and (`announce`) both chats get the service message."""
+        self.migrated[chat_id] = new_chat_id
+        self.chats.pop(new_chat_id, None)
+        supergroup = self.chat(new_chat_id, "supergroup")
+        if not announce:
+            return
+        for chat, field, other in (
+            (self.chat(chat_id, "group"), "migrate_to_chat_id", new_chat_id),
+            (supergroup, "migrate_from_chat_id", chat_id),
+        ):
+            message = {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": chat,
+                "from": self.user(by_user),
+                field: other,
+            }
+            self._store(message)
+            self._push({"message": message})
+
     def fail(self, method: str, code: int = 400, description: str = "Bad Request: test") -> None:
         """From now on `method` answers with this error (until `heal`)."""
         self.failures[method] = (code, description)
@@ -381,6 +422,8 @@ class FakeBotAPI:
             body = {"ok": False, "error_code": error.code, "description": error.description}
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
+            if error.migrate_to_chat_id is not None:
+                body["parameters"] = {"migrate_to_chat_id": error.migrate_to_chat_id}
             return web.json_response(body, status=error.code)
         self._record(Call(method, params, ok=True, result=result))
         return web.json_response({"ok": True, "result": result})
@@ -408,6 +451,12 @@ class FakeBotAPI:
         chat_id = int(params["chat_id"])
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
         text = self._checked_text(params)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -445,6 +494,48 @@ class FakeBotAPI:
         message.pop("reply_markup", None)
         if markup:
             message["reply_markup"] = markup
+        return _public(message)
+
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A photo uploaded (multipart: `photo` is a file part) or resent by its file_id."""
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        photo = params.get("photo")
+        if isinstance(photo, str):
+            if photo not in self.files:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            file_id, data = photo, self.files[photo]
+        elif hasattr(photo, "file"):
+            data = photo.file.read()
+            file_id = f"AgACfake{next(self._file_ids)}"
+        else:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        width, height = _png_size(data)
+        caption = params.get("caption") or ""
+        html_caption = caption if params.get("parse_mode") == "HTML" else None
+        if html_caption is not None:
+            caption = html_to_text(caption)
+        if utf16_len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        self.files[file_id] = data
+        size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.chat(chat_id),
+            "from": {k: self.bot[k] for k in ("id", "is_bot", "first_name", "username")},
+            "photo": [{**size, "width": width, "height": height}],
+            "html": html_caption,
+        }
+        if caption:
+            message["caption"] = caption
+        if "reply_markup" in params:
+            message["reply_markup"] = _checked_markup(params["reply_markup"])
+        reply = params.get("reply_parameters") or {}
+        if reply.get("message_id"):
+            message["reply_to_message"] = self.messages.get((chat_id, reply["message_id"]))
+        self._store(message)
         return _public(message)
 
     async def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
@@ -524,6 +615,19 @@ def _checked_markup(markup: dict[str, Any]) -> dict[str, Any]:
             if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
     return markup
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, checked against sendPhoto's limits (the fake takes PNG only:
+    it is all this bot sends)."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    if data[:8] != PNG_SIGNATURE or len(data) < 24:
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not (0 < width + height <= 10000) or max(width, height) > 20 * min(width, height):
+        raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    return width, height
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:

@@ -15,11 +15,15 @@ from yinshi.prosody.text import LINE_END
 from yinshi.protocol import Poem, PoemRequest
 
 MAX_MESSAGE = 4096
+MAX_CAPTION = 1024
+"""A photo's caption (the card's poem text) is limited to 1024 characters."""
 MAX_VIOLATIONS = 12
 SENTENCE_END = "。！？；"
 
 # Callback data prefixes: "<action>:<record id>" stays far below the 64-byte limit.
 AGAIN, ANALYZE, ACROSTIC, EXAMPLE = "again", "analyze", "acrostic", "example"
+CARD = "card"
+"""The 🖼 button: the poem as a picture card (`bot.card`)."""
 
 
 def utf16_len(text: str) -> int:
@@ -56,7 +60,7 @@ def poem_text(poem: Poem) -> str:
     return "".join(poem_body(poem))
 
 
-def poem_html(poem: Poem, header: str | None = None) -> str:
+def poem_html(poem: Poem, header: str | None = None, limit: int = MAX_MESSAGE) -> str:
     meta = [poem.form if not poem.tune or poem.tune == poem.form else f"词 · {poem.tune}"]
     if poem.template:
         meta.append(poem.template)
@@ -70,7 +74,12 @@ def poem_html(poem: Poem, header: str | None = None) -> str:
     blocks += [f"<b>{escape(poem.title)}</b>", ""]
     blocks += [escape(row) for row in poem_body(poem)]
     blocks += ["", f"<i>{footer}</i>"]
-    return fit(blocks)
+    return fit(blocks, limit)
+
+
+def poem_caption(poem: Poem) -> str:
+    """The poem's text under its picture card: the same as its message, in a caption's room."""
+    return poem_html(poem, limit=MAX_CAPTION)
 
 
 def poem_keyboard(record_id: str) -> InlineKeyboardMarkup:
@@ -80,6 +89,7 @@ def poem_keyboard(record_id: str) -> InlineKeyboardMarkup:
                 InlineKeyboardButton(texts.BUTTON_AGAIN, callback_data=f"{AGAIN}:{record_id}"),
                 InlineKeyboardButton(texts.BUTTON_ANALYZE, callback_data=f"{ANALYZE}:{record_id}"),
                 InlineKeyboardButton(texts.BUTTON_ACROSTIC, callback_data=ACROSTIC),
+                InlineKeyboardButton(texts.BUTTON_CARD, callback_data=f"{CARD}:{record_id}"),
             ]
         ]
     )

@@ -16,6 +16,7 @@ START = (
     "/acrostic 春江花月 — 藏头诗\n"
     "/continue 白日依山尽 — 从第一句续写\n"
     "/analyze 诗句 — 格律分析（或回复一条诗使用）\n"
+    "/card — 把一首诗做成竖排诗笺图片（回复那首诗；加「格律」标平仄）\n"
     "/daily on 08:00 — 每天一首应时的诗\n"
     "/forms — 支持的体裁与词牌\n\n"
     "<i>I write classical Chinese poems that keep the rules of tone and rhyme. "
@@ -30,6 +31,7 @@ COMMANDS = {
     "continue": "续写：/continue 白日依山尽",
     "analyze": "格律分析：/analyze 诗句",
     "forms": "支持的体裁与词牌",
+    "card": "诗笺（图片）：用 /card 回复一首诗",
     "daily": "每日一诗：/daily on|off [HH:MM] [时区] [体裁]",
     "help": "帮助 / help",
 }
@@ -133,17 +135,39 @@ UNEXPECTED = "出了点问题，请稍后再试。"
 
 # --- daily ---------------------------------------------------------------------------------
 
-DAILY_ON = "已订阅每日一诗：每天 {time}（{tz}），体裁{form}。\n关闭：/daily off"
+DAILY_ON = "已订阅每日一诗：每天 {time}（{tz}），体裁{form}。\n下一首：{next}\n关闭：/daily off"
 DAILY_OFF = "已取消每日一诗。"
 DAILY_NONE = (
     "尚未订阅每日一诗。开启：/daily on [HH:MM] [时区] [体裁]，默认 08:00 Asia/Shanghai 七绝。"
 )
-DAILY_STATUS = "每日一诗：每天 {time}（{tz}），体裁{form}。\n关闭：/daily off"
+DAILY_STATUS = "每日一诗：每天 {time}（{tz}），体裁{form}。\n下一首：{next}\n关闭：/daily off"
 DAILY_USAGE = "用法：/daily on [HH:MM] [时区] [体裁]、/daily off 或 /daily。"
 DAILY_BAD_TIME = "时间须是 HH:MM，例如 08:00。"
 DAILY_BAD_TZ = "不认识的时区「{tz}」，请用 Asia/Shanghai 这样的名称。"
-DAILY_HEADER = "🌅 <b>每日一诗</b> · {date} · {occasion}"
+DAILY_HEADER = "🌅 <b>每日一诗</b> · {date} · {occasion} · {form}"
+DAILY_TODAY = "今日{label}"
+"""A festival or a 节气 on its day: 「今日中秋 · 五律」; an ordinary day shows 「立夏时节」."""
+DAILY_NEXT = "{date} {time}"
+"""The next post, in the chat's zone: 2026-09-25 08:00."""
+DAILY_NEXT_SOON = "即将发出"
 ADMINS_ONLY = "在群组里，只有管理员能更改设置。"
+
+# --- cards ---------------------------------------------------------------------------------
+
+BUTTON_CARD = "🖼 诗笺"
+CARD_MARKS_WORD = "格律"
+"""`/card 格律`: the card with ○●⊙ beside each character."""
+CARD_USAGE = (
+    "请用 /card 回复我写的一首诗，或先让我写一首；加「格律」标出平仄：/card 格律\n"
+    "<i>Reply /card to one of my poems for a picture card.</i>"
+)
+CARD_NO_FONT = (
+    "诗笺需要中文字体，这台服务器还没有安装。请管理员运行：\n"
+    "<code>sudo apt-get install fonts-lxgw-wenkai fonts-noto-cjk</code>\n"
+    "然后重启机器人。\n"
+    "<i>No CJK font is installed: the operator should install fonts-lxgw-wenkai and "
+    "fonts-noto-cjk, then restart the bot.</i>"
+)
 
 # --- the command line ----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from serving_fakes import WorkerThread
 
 from bot import texts
 from bot.app import RedactSecret, start_health, stop_polling
-from bot.daily import job_name, post_daily, sync_jobs
+from bot.daily import POSTER
 from bot.parsing import ANALYZE_MAX, TOPIC_MAX
 from bot.ratelimit import AlreadyWriting, RateLimiter
 from bot.services import Services
@@ -201,31 +201,30 @@ async def test_group_settings_need_an_admin(fake_telegram, start_bot, worker_url
 
 
 async def test_daily_posts_once_with_two_replicas(fake_telegram, start_bot, worker_url):
+    """Both replicas tick on the shared schedule (no per-chat jobs): one post, on the minute."""
     fake, chat = fake_telegram, -new_id()
     fake.chat(chat, "group")
     first = await start_bot(worker_url, daily_lead_s=1)
     second = await start_bot(worker_url, daily_lead_s=1, poll=False)
     zone = ZoneInfo("Asia/Shanghai")
-    post_at = datetime.now(zone) + timedelta(seconds=3)
+    post_at = (datetime.now(zone) + timedelta(seconds=3)).replace(microsecond=0)
     subscription = Subscription(
         chat_id=chat,
         at=post_at.timetz().replace(tzinfo=None),
         timezone="Asia/Shanghai",
         form="五绝",
     )
-    await first.bot_data["services"].subscriptions.put(subscription)
-    for replica in (first, second):  # what the periodic sync does
-        await sync_jobs(replica)
-        assert replica.job_queue.get_jobs_by_name(job_name(chat))
+    await first.bot_data["services"].subscriptions.put(subscription, post_at)
     [post] = await wait_poems(fake, chat, timeout=15)
-    assert post["text"].startswith("🌅 每日一诗")
+    assert post["text"].startswith(f"🌅 每日一诗 · {post_at.date().isoformat()}")
+    assert post["date"] >= int(post_at.timestamp())  # written ahead, sent on the minute
     await asyncio.sleep(1.5)
     assert len(poems_in(fake, chat)) == 1
-    # Driving the post directly again, on both replicas at once, still posts nothing new.
+    # Both replicas looking for due posts at once: tomorrow's is not due, nothing new.
     again = await asyncio.gather(
-        post_daily(first, subscription, post_at), post_daily(second, subscription, post_at)
+        first.bot_data[POSTER].run_due(), second.bot_data[POSTER].run_due()
     )
-    assert again == [False, False]
+    assert again == [0, 0]
     assert len(poems_in(fake, chat)) == 1
 
 
@@ -236,11 +235,14 @@ async def test_subscriptions_survive_a_restart(fake_telegram, start_bot, worker_
     await wait_reply(fake, user, "21:15")
     await stop_polling(bot)
     restarted = await start_bot(worker_url)
-    [job] = restarted.job_queue.get_jobs_by_name(job_name(user))
-    assert job.data.form == "五律"
+    store = restarted.bot_data["services"].subscriptions
+    assert (await store.get(user)).form == "五律"
+    due = datetime.fromtimestamp(await store.due_at(user), ZoneInfo("Europe/Berlin"))
+    assert due.strftime("%H:%M") == "21:15"
     fake.send("/daily", user_id=user)
     status = await wait_reply(fake, user, "每日一诗：每天 21:15")
     assert "Europe/Berlin" in status["text"]
+    assert f"下一首：{due.date().isoformat()} 21:15" in status["text"]  # in the chat's zone
 
 
 async def test_removed_bot_unsubscribes(fake_telegram, start_bot, worker_url):
@@ -250,19 +252,28 @@ async def test_removed_bot_unsubscribes(fake_telegram, start_bot, worker_url):
     fake.send("/daily on", user_id=admin, chat_id=chat, chat_type="group")
     await wait_reply(fake, chat, "已订阅")
     subscriptions = bot.bot_data["services"].subscriptions
+    assert await subscriptions.due_at(chat) is not None
     fake.remove_bot(chat, by_user=admin)
-    await fake.wait_for(lambda: not bot.job_queue.get_jobs_by_name(job_name(chat)))
+    for _ in range(100):
+        if await subscriptions.get(chat) is None:
+            break
+        await asyncio.sleep(0.05)
     assert await subscriptions.get(chat) is None
+    assert await subscriptions.due_at(chat) is None
 
     # A chat that blocked the bot without it noticing: the daily post meets Forbidden.
     blocked = new_id()
     subscription = Subscription(
         chat_id=blocked, at=datetime.now().time(), timezone="UTC", form="七绝"
     )
-    await subscriptions.put(subscription)
+    await subscriptions.put(subscription, datetime.now(ZoneInfo("UTC")) - timedelta(seconds=1))
     fake.blocked.add(blocked)
-    assert not await post_daily(bot, subscription, datetime.now(ZoneInfo("UTC")))
+    for _ in range(100):  # the tick finds it due, meets Forbidden, unsubscribes
+        if await subscriptions.get(blocked) is None:
+            break
+        await asyncio.sleep(0.05)
     assert await subscriptions.get(blocked) is None
+    assert not poems_in(fake, blocked)
 
 
 async def test_rate_limit(fake_telegram, start_bot, worker_url):

@@ -13,6 +13,7 @@ loopback the Host must be a loopback name (a DNS-rebound name is refused).
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -48,6 +49,7 @@ class Sandbox:
         app.router.add_get("/api/chats/{chat}/messages", self._messages)
         app.router.add_post("/api/chats/{chat}/send", self._send)
         app.router.add_post("/api/chats/{chat}/press", self._press)
+        app.router.add_get("/api/photos/{file_id}", self._photo)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -107,15 +109,27 @@ class Sandbox:
         query_id = self.fake.press(chat["id"], message_id, data, user_id=USER_ID)
         return web.json_response({"query_id": query_id})
 
+    async def _photo(self, request: web.Request) -> web.Response:
+        """A photo the bot sent (a poem's card), as the fake Bot API stored it."""
+        data = self.fake.files.get(request.match_info["file_id"])
+        if data is None:
+            raise web.HTTPNotFound(text="no such photo")
+        return web.Response(
+            body=data, content_type="image/png", headers={"Cache-Control": "max-age=86400"}
+        )
+
 
 def _view(message: dict[str, Any]) -> dict[str, Any]:
-    """What the page draws: the HTML the bot sent (rendered there through an allow-list)."""
+    """What the page draws: the HTML the bot sent (rendered there through an allow-list); a
+    photo (a card) as the URL of its bytes, with its caption for the text."""
     keyboard = (message.get("reply_markup") or {}).get("inline_keyboard", [])
     reply = message.get("reply_to_message") or {}
+    photo = (message.get("photo") or [{}])[-1].get("file_id")
     return {
         "id": message["message_id"],
         "from_bot": message["from"]["is_bot"],
-        "text": message["text"],
+        "text": message.get("text", message.get("caption", "")),
+        "photo": f"/api/photos/{quote(photo, safe='')}" if photo else None,
         "html": message.get("html"),
         "edited": "edit_date" in message,
         "reply_to": reply.get("message_id"),
