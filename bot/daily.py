@@ -337,7 +337,9 @@ async def daily_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
                 _describe(texts.DAILY_STATUS, current, await next_shown(context, current))
             )
         return
-    if not await may_change_settings(
+    # An anonymous admin writes as the group itself, which only an admin can.
+    as_the_group = message.sender_chat is not None and message.sender_chat.id == chat.id
+    if not as_the_group and not await may_change_settings(
         context.bot, service.settings.admin_ids, chat.id, chat.type, user.id
     ):
         await message.reply_text(texts.ADMINS_ONLY)

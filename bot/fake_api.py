@@ -50,6 +50,15 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
+ANONYMOUS_ADMIN = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+"""Who Telegram says sent a message an anonymous admin wrote as the group."""
+
+
 class ApiError(Exception):
     def __init__(
         self,
@@ -205,8 +214,10 @@ class FakeBotAPI:
         chat_id: int | None = None,
         chat_type: str = "private",
         reply_to: int | None = None,
+        anonymous: bool = False,
     ) -> dict[str, Any]:
-        """A person writes in a chat (their private chat with the bot unless chat_id is given)."""
+        """A person writes in a chat (their private chat with the bot unless chat_id is given);
+        `anonymous`: an anonymous group admin, whose message comes from the group itself."""
         chat = self.chat(user_id if chat_id is None else chat_id, chat_type)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -215,6 +226,9 @@ class FakeBotAPI:
             "from": self.user(user_id),
             "text": text,
         }
+        if anonymous:
+            message["from"] = ANONYMOUS_ADMIN
+            message["sender_chat"] = chat
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [

@@ -135,3 +135,13 @@ async def test_redis_away_at_the_queue_is_the_poet_away_reply(redis_server):
         await PoetClient(redis, timeout_s=2).generate(PoemRequest(topic="春江"))
     assert failure_text(error.value) == texts.POET_AWAY
     await redis.aclose()
+
+
+async def test_an_anonymous_admin_may_change_the_daily_poem(fake_telegram, start_bot, redis_server):
+    """Before: a message sent as the group failed the admin check (「只有管理员能更改设置」)."""
+    fake, chat = fake_telegram, -new_id()
+    await start_bot(redis_server.url)
+    fake.send("/daily on 07:30", user_id=new_id(), chat_id=chat, chat_type="group", anonymous=True)
+    await wait_reply(fake, chat, "07:30")
+    fake.send("/daily off", user_id=new_id(), chat_id=chat, chat_type="group")  # a member
+    await wait_reply(fake, chat, texts.ADMINS_ONLY)
