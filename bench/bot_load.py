@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from harness import TOPICS, percentile, shipped_model, start_redis  # noqa: E402
 
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
-from bot.fake_api import FakeBotAPI  # noqa: E402
+from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
 from yinshi.settings import BotSettings  # noqa: E402

@@ -43,8 +43,8 @@ from harness import TOPICS, percentile, shipped_model, start_redis  # noqa: E402
 from bot import keys as bot_keys  # noqa: E402
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from bot.daily import POSTER, TICK_JOB, DailyPoster  # noqa: E402
-from bot.fake_api import FakeBotAPI  # noqa: E402
 from bot.store import Subscription  # noqa: E402
+from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
 from yinshi.settings import BotSettings  # noqa: E402

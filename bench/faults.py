@@ -38,7 +38,7 @@ from bot_load import final_reply, replies_to  # noqa: E402
 from harness import TOPICS, free_port, percentile, shipped_model  # noqa: E402
 
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
-from bot.fake_api import FakeBotAPI  # noqa: E402
+from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
 from yinshi.embedded_redis import server_binary  # noqa: E402

@@ -121,8 +121,8 @@ def start_worker(redis_server):
 
 @pytest.fixture
 async def fake_telegram():
-    """A fake Telegram Bot API server on a free loopback port (bot.fake_api)."""
-    from bot.fake_api import FakeBotAPI
+    """A fake Telegram Bot API server on a free loopback port (fake_telegram.bot_api)."""
+    from fake_telegram.bot_api import FakeBotAPI
 
     api = FakeBotAPI()
     await api.start()

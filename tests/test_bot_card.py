@@ -20,7 +20,7 @@ from bot import keys, texts
 from bot.card import fonts, send
 from bot.card.fonts import NoFontError, face_for, find_faces, parse_charset
 from bot.card.render import MAX_SIDE, Layout, is_text, layout, paint, render_card
-from bot.sandbox.server import Sandbox
+from fake_telegram.sandbox.server import Sandbox
 from yinshi.connection import connect
 from yinshi.prosody import analyze
 from yinshi.protocol import Poem
@@ -316,7 +316,7 @@ async def test_card_command_on_a_reply_alone_and_with_marks(fake_telegram, poet,
 
 
 def html_text(html: str) -> str:
-    from bot.fake_api import html_to_text
+    from fake_telegram.bot_api import html_to_text
 
     return html_to_text(html)
 
@@ -338,7 +338,7 @@ async def test_without_fonts_the_button_says_how_to_install_them(fake_telegram, 
 async def test_the_sandbox_page_shows_the_card(fake_telegram, poet, faces):
     import aiohttp
 
-    from bot.sandbox.server import USER_ID
+    from fake_telegram.sandbox.server import USER_ID
 
     fake = fake_telegram
     sandbox = Sandbox(fake)

@@ -78,7 +78,7 @@ async def test_a_dead_bots_claim_does_not_hold_its_user_back(redis_server):
 async def test_the_sandbox_refuses_other_sites(fake_telegram):
     """Before: a cross-site `text/plain` POST (what any web page can send without asking)
     made the sandbox user say whatever that page wanted."""
-    from bot.sandbox.server import Sandbox
+    from fake_telegram.sandbox.server import Sandbox
 
     sandbox = Sandbox(fake_telegram)
     await sandbox.start(port=0)

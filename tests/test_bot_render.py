@@ -3,7 +3,7 @@
 import pytest
 
 from bot import render
-from bot.fake_api import ApiError, html_to_text, utf16_len
+from fake_telegram.bot_api import ApiError, html_to_text, utf16_len
 from yinshi.prosody import analyze
 from yinshi.protocol import Poem
 

@@ -25,6 +25,7 @@ EXTRAS_OF = {
     "model": ("model",),
     "training": ("model", "train"),
     "yinshi": ("local",),
+    "fake_telegram": ("bot",),
 }
 """The extras a package's process installs beside the base dependencies."""
 
@@ -39,7 +40,7 @@ def wheel(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("yinshi", "bot", "model", "training"):
+    for package in ("yinshi", "bot", "model", "training", "fake_telegram"):
         shutil.copytree(
             ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
         )

@@ -4,7 +4,7 @@ Redis (``REDIS_URL``, or the embedded one, which lives as long as this process),
 generation worker and the bot run as child processes of this one, in its process group. A
 child that dies is restarted with exponential back-off; SIGTERM or Ctrl-C stops them all.
 Without ``TELEGRAM_BOT_TOKEN`` the bot talks to the fake Bot API instead of Telegram, and a
-chat page (bot.sandbox) lets a person talk to it in a browser.
+chat page (fake_telegram.sandbox) lets a person talk to it in a browser.
 """
 
 import argparse
@@ -81,8 +81,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _sandboxed(children: list[Child], env: dict[str, str], host: str, port: int) -> int:
-    from bot.fake_api import FakeBotAPI
-    from bot.sandbox import Sandbox
+    from fake_telegram.bot_api import FakeBotAPI
+    from fake_telegram.sandbox import Sandbox
 
     fake = FakeBotAPI()
     await fake.start("127.0.0.1", 0)

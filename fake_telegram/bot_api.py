@@ -10,7 +10,7 @@ the bot. `fail(method, …)` makes chosen methods answer with an error, as Teleg
 Point PTB at it with ``ApplicationBuilder().token(fake.token).base_url(fake.base_url)``.
 It is a real component (the local sandbox grows from it), not test-only code. Standalone::
 
-    python -m bot.fake_api --port 8081        # then: yinshi bot --base-url http://127.0.0.1:8081/bot
+    python -m fake_telegram.bot_api --port 8081        # then: yinshi bot --base-url http://127.0.0.1:8081/bot
     curl -d '{"text": "/poem 春江", "user_id": 1}' http://127.0.0.1:8081/_fake/send
     curl http://127.0.0.1:8081/_fake/chats/1
 """

@@ -1,6 +1,6 @@
 """A web chat page in front of the fake Bot API: a person plays the Telegram user.
 
-The bot runs unchanged and talks to `bot.fake_api.FakeBotAPI` as it would to Telegram; this
+The bot runs unchanged and talks to `fake_telegram.bot_api.FakeBotAPI` as it would to Telegram; this
 page only speaks the fake's people's side (`send`, `press`) and reads its chat log, polled by
 the page every half second (no websockets: a chat with one person needs no push). It binds
 loopback by default because it has no login: whoever reaches it speaks as the sandbox user.
@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.fake_api import FakeBotAPI
+from fake_telegram.bot_api import FakeBotAPI
 
 USER_ID = 1
 GROUP_ID = -1001
