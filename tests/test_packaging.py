@@ -40,10 +40,11 @@ def wheel(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("yinshi", "bot", "model", "training", "fake_telegram"):
-        shutil.copytree(
-            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    # The editable install's metadata too: a stale SOURCES.txt in it once put the weights back.
+    for package in ("yinshi", "bot", "model", "training", "fake_telegram", "yinshi.egg-info"):
+        if (ROOT / package).is_dir():
+            skip = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(ROOT / package, source / package, ignore=skip)
     out = tmp_path_factory.mktemp("wheel")
     command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run([*command, "-w", str(out), str(source)], check=True, capture_output=True)
