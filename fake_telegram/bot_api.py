@@ -219,23 +219,27 @@ class FakeBotAPI:
         """A person writes in a chat (their private chat with the bot unless chat_id is given);
         `anonymous`: an anonymous group admin, whose message comes from the group itself."""
         chat = self.chat(user_id if chat_id is None else chat_id, chat_type)
-        message: dict[str, Any] = {
+        content: dict[str, Any] = {"text": text}
+        if anonymous:
+            content |= {"from": ANONYMOUS_ADMIN, "sender_chat": chat}
+        if text.startswith("/"):
+            command = text.split()[0]
+            content["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+            ]
+        if reply_to is not None:
+            content["reply_to_message"] = _public(self.messages[(chat["id"], reply_to)])
+        return self._said(chat, user_id, content)
+
+    def _said(self, chat: dict[str, Any], user_id: int, content: dict[str, Any]) -> dict[str, Any]:
+        """A new message from a person in a chat (`content` may override its sender)."""
+        message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": chat,
             "from": self.user(user_id),
-            "text": text,
+            **content,
         }
-        if anonymous:
-            message["from"] = ANONYMOUS_ADMIN
-            message["sender_chat"] = chat
-        if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
-            ]
-        if reply_to is not None:
-            message["reply_to_message"] = _public(self.messages[(chat["id"], reply_to)])
         self._store(message)
         self._push({"message": message})
         return message
@@ -258,16 +262,7 @@ class FakeBotAPI:
             "sticker": {**media, "type": "regular", "is_animated": False, "is_video": False},
             "photo": [{**media}],
         }[kind]
-        message = {
-            "message_id": next(self._message_ids),
-            "date": int(time.time()),
-            "chat": chat,
-            "from": self.user(user_id),
-            kind: content,
-        }
-        self._store(message)
-        self._push({"message": message})
-        return message
+        return self._said(chat, user_id, {kind: content})
 
     def press(self, chat_id: int, message_id: int, data: str | None, *, user_id: int) -> str:
         """A person taps an inline keyboard button (None: a button without data, as a game's);
@@ -327,15 +322,7 @@ class FakeBotAPI:
             (self.chat(chat_id, "group"), "migrate_to_chat_id", new_chat_id),
             (supergroup, "migrate_from_chat_id", chat_id),
         ):
-            message = {
-                "message_id": next(self._message_ids),
-                "date": int(time.time()),
-                "chat": chat,
-                "from": self.user(by_user),
-                field: other,
-            }
-            self._store(message)
-            self._push({"message": message})
+            self._said(chat, by_user, {field: other})
 
     def fail(self, method: str, code: int = 400, description: str = "Bad Request: test") -> None:
         """From now on `method` answers with this error (until `heal`)."""
