@@ -42,6 +42,8 @@ from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import keys, render, texts
+from bot.card import NoFontError, render_card
+from bot.card.send import FILENAME as CARD_FILE
 from bot.commands import argument
 from bot.occasions import Occasion, occasion_for
 from bot.parsing import InputError, parse_daily
@@ -225,8 +227,11 @@ class DailyPoster:
         if not await store.hold(claim, day.isoformat(), self._lease_until()):
             log.info("daily chat=%s day=%s outcome=not_ours", subscription.chat_id, day)
             return
-        html = render.poem_html(poem, header(day, occasion, subscription.form))
-        sent_to = await self._send(claim, html, record_id)
+        headline_html = header(day, occasion, subscription.form)
+        card = await _card_of(poem) if subscription.card else None
+        limit = render.MAX_CAPTION if card else render.MAX_MESSAGE
+        html = render.poem_html(poem, headline_html, limit=limit)
+        sent_to = await self._send(claim, html, record_id, card)
         if sent_to is None:
             return
         if sent_to != subscription.chat_id:
@@ -238,16 +243,23 @@ class DailyPoster:
         await self.fault("marked", sent_to)
         log.info("daily chat=%s day=%s outcome=posted", sent_to, day)
 
-    async def _send(self, claim: Claim, html: str, record_id: str) -> int | None:
-        """Send to the chat, following it if it became a supergroup; the chat id it went to,
-        or None (the chat is gone, or a retry is scheduled)."""
-        store = self.service.subscriptions
+    async def _send(
+        self, claim: Claim, html: str, record_id: str, card: bytes | None = None
+    ) -> int | None:
+        """Send to the chat (as a card with `html` its caption, when `card`), following it if
+        it became a supergroup; the chat id it went to, or None (the chat is gone, or a
+        retry is scheduled)."""
+        store, bot = self.service.subscriptions, self.application.bot
         chat_id = claim.subscription.chat_id
+        keyboard = render.poem_keyboard(record_id)
         for _ in range(2):
             try:
-                await self.application.bot.send_message(
-                    chat_id, html, reply_markup=render.poem_keyboard(record_id)
-                )
+                if card is None:
+                    await bot.send_message(chat_id, html, reply_markup=keyboard)
+                else:
+                    await bot.send_photo(
+                        chat_id, card, filename=CARD_FILE, caption=html, reply_markup=keyboard
+                    )
                 return chat_id
             except ChatMigrated as moved:
                 log.info("daily chat=%s migrated to %s", chat_id, moved.new_chat_id)
@@ -267,6 +279,16 @@ class DailyPoster:
             update={"subscription": claim.subscription.model_copy(update={"chat_id": chat_id})}
         )
         await store.release(retry, self.clock() + timedelta(seconds=self.retry_s))
+        return None
+
+
+async def _card_of(poem) -> bytes | None:
+    """The poem's picture card, drawn off the event loop; None without a CJK font (the post
+    then goes out as text, and the log says why)."""
+    try:
+        return await asyncio.to_thread(render_card, poem)
+    except NoFontError as error:
+        log.error("event=daily_card_no_font error=%s", error)
         return None
 
 
@@ -349,7 +371,11 @@ async def daily_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(texts.DAILY_OFF)
         return
     subscription = Subscription(
-        chat_id=chat.id, at=command.at, timezone=command.timezone, form=command.form
+        chat_id=chat.id,
+        at=command.at,
+        timezone=command.timezone,
+        form=command.form,
+        card=command.card,
     )
     now = poster(context.application).clock()
     next_at = next_post_time(subscription, now, await store.done_on(chat.id))
@@ -380,7 +406,7 @@ def _describe(template: str, subscription: Subscription, next_at: str) -> str:
     return template.format(
         time=subscription.at.strftime("%H:%M"),
         tz=escape(subscription.timezone),
-        form=escape(subscription.form),
+        form=escape(subscription.form) + (texts.DAILY_AS_CARD if subscription.card else ""),
         next=escape(next_at),
     )
 

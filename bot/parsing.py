@@ -204,13 +204,17 @@ class DailyCommand:
     at: time = DEFAULT_DAILY_TIME
     timezone: str = DEFAULT_TIMEZONE
     form: str = DEFAULT_FORM
+    card: bool = False
+    """Post the poem as a picture card (诗笺) rather than as text."""
 
 
+CARD_WORDS = ("诗笺", "card", "图片")
 _CLOCK = re.compile(r"([01]?\d|2[0-3])[:：]([0-5]\d)")
 
 
 def parse_daily(text: str, catalog: FormCatalog, default_timezone: str) -> DailyCommand:
-    """`on [HH:MM] [timezone] [form]` in any order, `off`, or nothing (show the setting)."""
+    """`on [HH:MM] [timezone] [form] [诗笺]` in any order, `off`, or nothing (show the
+    setting)."""
     args = words(text)
     if not args:
         return DailyCommand("show")
@@ -219,10 +223,12 @@ def parse_daily(text: str, catalog: FormCatalog, default_timezone: str) -> Daily
         return DailyCommand("off")
     if action.lower() != "on":
         raise InputError(texts.DAILY_USAGE)
-    at, timezone, form = DEFAULT_DAILY_TIME, default_timezone, DEFAULT_FORM
+    at, timezone, form, card = DEFAULT_DAILY_TIME, default_timezone, DEFAULT_FORM, False
     for option in options:
         clock = _CLOCK.fullmatch(option)
-        if clock:
+        if option.lower() in CARD_WORDS:
+            card = True
+        elif clock:
             at = time(int(clock[1]), int(clock[2]))
         elif catalog.resolve(option):
             form = catalog.resolve(option) or form
@@ -234,7 +240,7 @@ def parse_daily(text: str, catalog: FormCatalog, default_timezone: str) -> Daily
             raise InputError(unknown_form(option, catalog))
         else:
             raise InputError(texts.DAILY_USAGE)
-    return DailyCommand("on", at, timezone, form)
+    return DailyCommand("on", at, timezone, form, card)
 
 
 def check_timezone(name: str) -> str:

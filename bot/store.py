@@ -42,6 +42,8 @@ class Subscription(BaseModel):
     """Local wall-clock time of the post, in `timezone`."""
     timezone: str
     form: str
+    card: bool = False
+    """Post the poem as a picture card, its text the caption (`/daily on … 诗笺`)."""
 
 
 class Claim(BaseModel):

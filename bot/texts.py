@@ -141,7 +141,8 @@ DAILY_NONE = (
     "尚未订阅每日一诗。开启：/daily on [HH:MM] [时区] [体裁]，默认 08:00 Asia/Shanghai 七绝。"
 )
 DAILY_STATUS = "每日一诗：每天 {time}（{tz}），体裁{form}。\n下一首：{next}\n关闭：/daily off"
-DAILY_USAGE = "用法：/daily on [HH:MM] [时区] [体裁]、/daily off 或 /daily。"
+DAILY_USAGE = "用法：/daily on [HH:MM] [时区] [体裁] [诗笺]、/daily off 或 /daily。"
+DAILY_AS_CARD = "，以诗笺图片发送"
 DAILY_BAD_TIME = "时间须是 HH:MM，例如 08:00。"
 DAILY_BAD_TZ = "不认识的时区「{tz}」，请用 Asia/Shanghai 这样的名称。"
 DAILY_HEADER = "🌅 <b>每日一诗</b> · {date} · {occasion} · {form}"

@@ -320,3 +320,28 @@ def test_next_post_time_in_the_chat_zone():
     assert next_post_time(subscription, early, done="2026-03-01").date() == date(2026, 3, 2)
     assert slot_for(subscription, now).date() == date(2026, 3, 1)
     assert slot_for(subscription, early).date() == date(2026, 2, 28)
+
+
+async def test_a_card_subscription_posts_the_poem_as_a_picture(
+    fake_telegram, replicas, start_worker
+):
+    """`/daily on 08:00 诗笺`: the day's poem goes out by sendPhoto, the header and the poem
+    in its caption, with the poem's buttons."""
+    from bot.card import find_faces
+
+    if not find_faces():
+        pytest.skip("no CJK font (apt-get install fonts-lxgw-wenkai fonts-noto-cjk)")
+    start_worker(FakeEngine())
+    clock = SimClock(datetime(2026, 9, 25, 0, 0, tzinfo=UTC))  # 08:00 in Shanghai: 中秋
+    poster = await replicas.start(clock)
+    chat = -6001
+    card = Subscription(
+        chat_id=chat, at=time(8, 0), timezone="Asia/Shanghai", form="五绝", card=True
+    )
+    await subscribe(poster, card)
+    await poster.run_due()
+    [photo] = [c for c in fake_telegram.calls_to("sendPhoto") if int(c.params["chat_id"]) == chat]
+    assert photo.ok and photo.params["caption"].startswith(
+        "🌅 <b>每日一诗</b> · 2026-09-25 · 今日中秋"
+    )
+    assert "again:" in str(photo.params["reply_markup"])

@@ -105,6 +105,7 @@ def test_daily_options_in_any_order():
     assert (default.at.hour, default.timezone, default.form) == (8, "Asia/Tokyo", "七绝")
     assert parse_daily("", CATALOG, "UTC").action == "show"
     assert parse_daily("off", CATALOG, "UTC").action == "off"
+    assert not command.card and parse_daily("on 诗笺 08:00", CATALOG, "UTC").card
 
 
 @pytest.mark.parametrize("text", ["on 25:00", "on Mars/Olympus", "sometimes", "on 浪淘沙慢"])
