@@ -467,11 +467,16 @@ class FakeBotAPI:
             "text": text,
             "html": params["text"] if params.get("parse_mode") == "HTML" else None,
         }
+        return self._bot_said(message, params)
+
+    def _bot_said(self, message: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """Store a message the bot sent, with its keyboard and the message it replies to."""
         if "reply_markup" in params:
             message["reply_markup"] = _checked_markup(params["reply_markup"])
         reply = params.get("reply_parameters") or {}
         if reply.get("message_id"):
-            message["reply_to_message"] = self.messages.get((chat_id, reply["message_id"]))
+            key = (message["chat"]["id"], reply["message_id"])
+            message["reply_to_message"] = self.messages.get(key)
         self._store(message)
         return _public(message)
 
@@ -531,13 +536,7 @@ class FakeBotAPI:
         }
         if caption:
             message["caption"] = caption
-        if "reply_markup" in params:
-            message["reply_markup"] = _checked_markup(params["reply_markup"])
-        reply = params.get("reply_parameters") or {}
-        if reply.get("message_id"):
-            message["reply_to_message"] = self.messages.get((chat_id, reply["message_id"]))
-        self._store(message)
-        return _public(message)
+        return self._bot_said(message, params)
 
     async def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
         if int(params["chat_id"]) in self.blocked:
