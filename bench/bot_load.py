@@ -21,34 +21,20 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import TOPICS, percentile, shipped_model, start_redis  # noqa: E402
+from harness import TOPICS, percentile, run_with_worker, shipped_model  # noqa: E402
 
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
 from yinshi.settings import BotSettings  # noqa: E402
-
-
-def start_worker(redis_url: str, checkpoint: Path, log: Path, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "REDIS_URL": redis_url, "YINSHI_MODEL_DIR": str(checkpoint)}
-    env["YINSHI_DEVICE"] = "cpu"
-    env["OMP_NUM_THREADS"] = str(threads)
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "yinshi.cli", "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
 
 
 def replies_to(fake: FakeBotAPI, chat_id: int, asked: int) -> list[dict]:
@@ -161,20 +147,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     checkpoint = shipped_model(args.model)
-    with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
-        redis_process, redis_url = start_redis(Path(work))
-        log = Path(work) / "worker.log"
-        worker = start_worker(redis_url, checkpoint, log, args.worker_threads)
-        try:
-            result = asyncio.run(run(args, redis_url, worker))
-        except BaseException:
-            sys.stderr.write(log.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            redis_process.terminate()
-            redis_process.wait(10)
+    result = run_with_worker(checkpoint, args.worker_threads, partial(run, args))
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -28,17 +28,17 @@ import os
 import random
 import re
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bot_load import final_reply, replies_to, start_worker  # noqa: E402
-from harness import TOPICS, percentile, shipped_model, start_redis  # noqa: E402
+from bot_load import final_reply, replies_to  # noqa: E402
+from harness import TOPICS, percentile, run_with_worker, shipped_model  # noqa: E402
 
 from bot import keys as bot_keys  # noqa: E402
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
@@ -202,20 +202,7 @@ def main() -> None:
     parser.add_argument("--worker-start-s", type=float, default=300.0)
     args = parser.parse_args()
     checkpoint = shipped_model(args.model)
-    with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
-        redis_process, redis_url = start_redis(Path(work))
-        log = Path(work) / "worker.log"
-        worker = start_worker(redis_url, checkpoint, log, 1)
-        try:
-            result = asyncio.run(run(args, redis_url, worker))
-        except BaseException:
-            sys.stderr.write(log.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            redis_process.terminate()
-            redis_process.wait(10)
+    result = run_with_worker(checkpoint, 1, partial(run, args))
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -4,10 +4,15 @@ The benches measure the shipped checkpoint only: a stand-in model would give num
 ships. Each bench puts the repo root on `sys.path` before importing this module.
 """
 
+import asyncio
+import os
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from model.checkpoint import DEFAULT_DIR
@@ -48,3 +53,41 @@ def percentile(values: list[float], q: int) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def start_worker(redis_url: str, checkpoint: Path, log: Path, threads: int) -> subprocess.Popen:
+    """`yinshi worker` in its own process on the CPU, logging to `log`."""
+    env = {**os.environ, "REDIS_URL": redis_url, "YINSHI_MODEL_DIR": str(checkpoint)}
+    env["YINSHI_DEVICE"] = "cpu"
+    env["OMP_NUM_THREADS"] = str(threads)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "yinshi.cli", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+
+
+def run_with_worker(
+    checkpoint: Path,
+    threads: int,
+    run: Callable[[str, subprocess.Popen], Coroutine[None, None, dict]],
+) -> dict:
+    """`run(redis_url, worker)` against a throwaway Redis and one worker, both stopped after;
+    the worker's log goes to stderr if the run fails."""
+    with tempfile.TemporaryDirectory(prefix="yinshi-bench-") as work:
+        redis_process, redis_url = start_redis(Path(work))
+        log = Path(work) / "worker.log"
+        worker = start_worker(redis_url, checkpoint, log, threads)
+        try:
+            return asyncio.run(run(redis_url, worker))
+        except BaseException:
+            sys.stderr.write(log.read_text(errors="replace")[-3000:])
+            raise
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            redis_process.terminate()
+            redis_process.wait(10)
