@@ -18,10 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from serving_fakes import FakeEngine, WorkerThread
+from test_bot_e2e import tiny_generator
 
 from bot import keys
 from bot.daily import POSTER, STEPS, TICK_JOB, DailyPoster
 from bot.store import Subscription
+
+__all__ = ["tiny_generator"]  # the bot e2e tests' fixture: the engine on the tiny model
 
 HEADER = re.compile(r"^🌅 每日一诗 · (\d{4}-\d{2}-\d{2}) · ([^·]+) · ")
 
@@ -39,19 +42,6 @@ class SimClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture(scope="module")
-def tiny_generator(tiny_poet):
-    """The real engine on the random-weight tiny model (one torch thread: 2 busy cores)."""
-    import torch
-
-    from model.generation import load_generator
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_generator(tiny_poet)
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
