@@ -165,3 +165,43 @@ async def test_worker_and_requesters_carry_on_after_a_failover(sentinel_setup):
     kinds = [kind for _, kind in outcomes]
     assert "timeout" not in kinds
     assert {kind for at, kind in outcomes if at > settled} == {"ok"}
+
+
+async def test_the_bot_carries_on_after_a_failover_with_its_subscriptions(
+    sentinel_setup, fake_telegram, start_bot
+):
+    """The bot, the worker and the daily subscriptions through ``redis+sentinel://``: the
+    master is killed, the replica promoted, and the same bot process writes poems again and
+    still knows the chat's daily poem."""
+    from test_bot_e2e import new_id, poems_in, wait_reply
+
+    fake, user = fake_telegram, new_id()
+    worker = WorkerThread(sentinel_setup.url, FakeEngine(), claim_every_ms=200).start()
+    try:
+        await start_bot(sentinel_setup.url)
+        fake.send("/daily on 07:30", user_id=user)
+        await wait_reply(fake, user, "07:30")
+        fake.send("/poem 春江", user_id=user)
+        await fake.wait_for(lambda: poems_in(fake, user), timeout=10)
+        master = sync_redis.Redis(port=sentinel_setup.master_port)
+        assert master.execute_command("WAIT", 1, 5000) == 1  # the replica has it all
+        master.close()
+
+        sentinel_setup.kill_master()
+        await asyncio.to_thread(
+            wait_for,
+            lambda: sentinel_setup.master_port_now() == sentinel_setup.replica_port,
+            30,
+            "the sentinel promotes the replica",
+        )
+        deadline = time.monotonic() + 30
+        while len(poems_in(fake, user)) < 2:  # a request in the switch may be told to retry
+            assert time.monotonic() < deadline, "no poem after the failover"
+            fake.send("/poem 秋夜", user_id=user)
+            await asyncio.sleep(2)
+        sent = len(fake.bot_messages(user))
+        fake.send("/daily", user_id=user)
+        await fake.wait_for(lambda: len(fake.bot_messages(user)) > sent, timeout=10)
+        assert "每天 07:30" in fake.bot_messages(user)[-1]["text"]  # no subscription lost
+    finally:
+        worker.stop()
