@@ -6,14 +6,18 @@ message gets a short random id, and its buttons carry only that id. Subscription
 hash so that a restarted bot (or a second replica) finds every one of them.
 """
 
+import logging
 import secrets
 from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError, field_validator
 from redis.asyncio import Redis
 
 from bot import keys
 from yinshi.protocol import Poem, PoemRequest
+
+log = logging.getLogger("yinshi.bot")
 
 
 class PoemRecord(BaseModel):
@@ -44,6 +48,25 @@ class Subscription(BaseModel):
     form: str
     card: bool = False
     """Post the poem as a picture card, its text the caption (`/daily on … 诗笺`)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {name!r}") from None
+        return name
+
+
+def _subscription(stored: str) -> Subscription | None:
+    """A stored subscription, or None (logged) for one that no longer reads — a timezone the
+    system dropped, a hand-edited entry: it must not stop every other chat's post."""
+    try:
+        return Subscription.model_validate_json(stored)
+    except ValidationError as error:
+        log.error("event=bad_subscription stored=%.200s error=%s", stored, error.errors()[0]["msg"])
+        return None
 
 
 class Claim(BaseModel):
@@ -145,7 +168,7 @@ class Subscriptions:
 
     async def all(self) -> list[Subscription]:
         found = await self.redis.hgetall(keys.subscriptions())
-        return [Subscription.model_validate_json(value) for value in found.values()]
+        return [s for s in map(_subscription, found.values()) if s is not None]
 
     async def done_on(self, chat_id: int) -> str | None:
         """The local date (ISO) of the chat's last post."""
@@ -162,11 +185,8 @@ class Subscriptions:
             return []
         fields = list(found)
         scores = await self.redis.zmscore(keys.daily_due(), fields)
-        return [
-            Subscription.model_validate_json(found[field])
-            for field, score in zip(fields, scores, strict=True)
-            if score is None
-        ]
+        unscheduled = (found[f] for f, score in zip(fields, scores, strict=True) if score is None)
+        return [s for s in map(_subscription, unscheduled) if s is not None]
 
     async def schedule_missing(self, due: dict[int, datetime]) -> None:
         """Due times for chats that have none; an existing one is kept (ZADD NX)."""
@@ -186,13 +206,11 @@ class Subscriptions:
         claims = []
         for index in range(0, len(found), 3):
             _, sub, done = found[index : index + 3]
-            claims.append(
-                Claim(
-                    subscription=Subscription.model_validate_json(sub),
-                    token=token,
-                    done=_text(done) or None,
+            subscription = _subscription(sub)
+            if subscription is not None:  # a bad one stays leased, and is logged at each try
+                claims.append(
+                    Claim(subscription=subscription, token=token, done=_text(done) or None)
                 )
-            )
         return claims
 
     async def hold(self, claim: Claim, day: str, lease_until: datetime) -> bool:

@@ -335,3 +335,24 @@ async def test_a_card_subscription_posts_the_poem_as_a_picture(
         "🌅 <b>每日一诗</b> · 2026-09-25 · 今日中秋"
     )
     assert "again:" in str(photo.params["reply_markup"])
+
+
+async def test_a_bad_stored_subscription_is_logged_and_skipped(
+    fake_telegram, replicas, start_worker, caplog
+):
+    """One entry that no longer reads (here a timezone no system knows) is logged and left
+    aside; every other chat still gets its post (at the session's start, such an entry kept
+    the bot from starting at all)."""
+    start_worker(FakeEngine())
+    clock = SimClock(datetime(2026, 9, 25, 0, 0, tzinfo=UTC))
+    poster = await replicas.start(clock)
+    good = Subscription(chat_id=-7001, at=time(8, 0), timezone="Asia/Shanghai", form="五绝")
+    await subscribe(poster, good)
+    redis = poster.service.redis
+    bad = good.model_dump_json().replace("-7001", "-7002").replace("Asia/Shanghai", "Mars/Base")
+    await redis.hset(keys.subscriptions(), "-7002", bad)
+    await redis.zadd(keys.daily_due(), {"-7002": clock.now.timestamp()})
+    await poster.run_due()
+    assert posts(fake_telegram, -7001) and not fake_telegram.bot_messages(-7002)
+    assert "event=bad_subscription" in caplog.text and "Mars/Base" in caplog.text
+    assert [s.chat_id for s in await poster.service.subscriptions.all()] == [-7001]
