@@ -45,6 +45,7 @@ from bot import keys, render, texts
 from bot.card import NoFontError, render_card
 from bot.card.send import FILENAME as CARD_FILE
 from bot.commands import argument
+from bot.flood import BULK
 from bot.occasions import Occasion, occasion_for
 from bot.parsing import InputError, parse_daily
 from bot.services import Services, services
@@ -255,10 +256,17 @@ class DailyPoster:
         for _ in range(2):
             try:
                 if card is None:
-                    await bot.send_message(chat_id, html, reply_markup=keyboard)
+                    await bot.send_message(
+                        chat_id, html, reply_markup=keyboard, rate_limit_args=BULK
+                    )
                 else:
                     await bot.send_photo(
-                        chat_id, card, filename=CARD_FILE, caption=html, reply_markup=keyboard
+                        chat_id,
+                        card,
+                        filename=CARD_FILE,
+                        caption=html,
+                        reply_markup=keyboard,
+                        rate_limit_args=BULK,
                     )
                 return chat_id
             except ChatMigrated as moved:

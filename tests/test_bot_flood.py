@@ -79,3 +79,27 @@ async def test_a_flooded_group_does_not_hold_up_a_private_poem(
     await wait_poems(fake, user)
     assert time.monotonic() - started < 5
     assert not fake.bot_messages(group)  # the group's placeholder still waits its turn
+
+
+async def test_bulk_messages_leave_room_for_people():
+    """Daily posts (BULK) take at most their share of the overall rate: a person's reply sent
+    behind a burst of them goes out at once instead of queueing behind the burst."""
+    from bot.flood import BULK
+
+    limiter = ChatRateLimiter(overall_per_second=10, bulk_per_second=5)
+    sent: list[str] = []
+
+    async def call(chat: int, marker: str | None) -> None:
+        async def callback() -> bool:
+            sent.append(f"{chat}")
+            return True
+
+        await limiter.process_request(callback, (), {}, "sendMessage", {"chat_id": chat}, marker)
+
+    burst = [asyncio.create_task(call(1000 + i, BULK)) for i in range(20)]
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    await asyncio.wait_for(call(42, None), 1)
+    assert time.monotonic() - started < 0.5
+    assert sent.index("42") < 10  # well before the burst is through
+    await asyncio.gather(*burst)
