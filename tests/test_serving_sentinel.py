@@ -92,9 +92,16 @@ class SentinelSetup:
         finally:
             sentinel.close()
 
-    def kill_master(self) -> None:
+    async def fail_over(self) -> None:
+        """kill -9 the master, then wait until the sentinel has promoted the replica."""
         self.processes["master"].kill()
         self.processes["master"].wait()
+        await asyncio.to_thread(
+            wait_for,
+            lambda: self.master_port_now() == self.replica_port,
+            30,
+            "the sentinel promotes the replica",
+        )
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -144,13 +151,7 @@ async def test_worker_and_requesters_carry_on_after_a_failover(sentinel_setup):
     try:
         while len(outcomes) < 10:
             await asyncio.sleep(0.05)
-        sentinel_setup.kill_master()
-        await asyncio.to_thread(
-            wait_for,
-            lambda: sentinel_setup.master_port_now() == sentinel_setup.replica_port,
-            30,
-            "the sentinel promotes the replica",
-        )
+        await sentinel_setup.fail_over()
         # requests under way at the promotion may still meet the old master: one second
         settled = time.monotonic() + 1.0
         deadline = settled + 30
@@ -187,13 +188,7 @@ async def test_the_bot_carries_on_after_a_failover_with_its_subscriptions(
         assert master.execute_command("WAIT", 1, 5000) == 1  # the replica has it all
         master.close()
 
-        sentinel_setup.kill_master()
-        await asyncio.to_thread(
-            wait_for,
-            lambda: sentinel_setup.master_port_now() == sentinel_setup.replica_port,
-            30,
-            "the sentinel promotes the replica",
-        )
+        await sentinel_setup.fail_over()
         deadline = time.monotonic() + 30
         while len(poems_in(fake, user)) < 2:  # a request in the switch may be told to retry
             assert time.monotonic() < deadline, "no poem after the failover"
