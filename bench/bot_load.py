@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import TOPICS, percentile, run_with_worker, shipped_model  # noqa: E402
+from harness import TOPICS, percentile, run_with_worker, shipped_model, worker_serving  # noqa: E402
 
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
@@ -76,12 +76,8 @@ async def user(
 
 
 async def run(args: argparse.Namespace, redis_url: str, worker: subprocess.Popen) -> dict:
+    await worker_serving(redis_url, worker, args.worker_start_s)
     redis = connect(redis_url)
-    async with asyncio.timeout(args.worker_start_s):
-        while await redis.get(keys.MODEL_VERSION) is None:
-            if worker.poll() is not None:
-                raise SystemExit(f"the worker exited ({worker.returncode}) before serving")
-            await asyncio.sleep(0.2)
     fake = FakeBotAPI()
     await fake.start()
     settings = BotSettings(

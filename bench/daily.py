@@ -38,14 +38,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bot_load import final_reply, replies_to  # noqa: E402
-from harness import TOPICS, percentile, run_with_worker, shipped_model  # noqa: E402
+from harness import TOPICS, percentile, run_with_worker, shipped_model, worker_serving  # noqa: E402
 
 from bot import keys as bot_keys  # noqa: E402
 from bot.app import build_application, start_polling, stop_polling  # noqa: E402
 from bot.daily import POSTER, TICK_JOB, DailyPoster  # noqa: E402
 from bot.store import Subscription  # noqa: E402
 from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
-from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
 from yinshi.settings import BotSettings  # noqa: E402
 
@@ -94,13 +93,7 @@ async def users(fake: FakeBotAPI, stop: asyncio.Event, count: int, timeout: floa
 
 
 async def run(args: argparse.Namespace, redis_url: str, worker) -> dict:
-    redis = connect(redis_url)
-    async with asyncio.timeout(args.worker_start_s):
-        while await redis.get(keys.MODEL_VERSION) is None:
-            if worker.poll() is not None:
-                raise SystemExit(f"the worker exited ({worker.returncode}) before serving")
-            await asyncio.sleep(0.2)
-    await redis.aclose()
+    await worker_serving(redis_url, worker, args.worker_start_s)
     fake = FakeBotAPI()
     await fake.start()
     settings = BotSettings(

@@ -91,3 +91,19 @@ def run_with_worker(
             worker.wait(30)
             redis_process.terminate()
             redis_process.wait(10)
+
+
+async def worker_serving(redis_url: str, worker: subprocess.Popen, timeout_s: float) -> None:
+    """Return once the worker has published its model version; exit if it died first."""
+    from yinshi import keys
+    from yinshi.connection import connect
+
+    redis = connect(redis_url)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while await redis.get(keys.MODEL_VERSION) is None:
+                if worker.poll() is not None:
+                    raise SystemExit(f"the worker exited ({worker.returncode}) before serving")
+                await asyncio.sleep(0.2)
+    finally:
+        await redis.aclose()
