@@ -6,7 +6,8 @@ whichever replica gets there first — so a subscription made, changed or remove
 is seen by all at their next tick, and 10,000 chats are 10,000 members of one set, not 10,000
 jobs per replica. A post goes:
 
-    claim (lease) → generate → hold (still ours? not yet posted today?) → send → mark done
+    claim (lease) → generate → hold (still ours? not yet posted today? → sending) → send
+    → mark done
 
 each step one Redis call. A claim is a lease: the chat's score moves to the lease's end, so if
 the replica dies the post is due again when the lease passes and another replica posts it,
@@ -14,12 +15,15 @@ late rather than never. A failed generation or send gives the post back, due aga
 `DAILY_RETRY_S`. A bot that was down at post time posts on return, if it is still the same
 local day there (the next day's post is not a place for yesterday's poem).
 
-**What is guaranteed**: at least once per chat and local day while some replica runs that
-day; and at most once, except if a replica dies in the instant between Telegram accepting
-the message and the next Redis call (`mark_done`) — the Bot API has no idempotency key, so
-no design can tell "sent" from "not sent" there; that window is one Redis round trip. A
-replica that stalls past its lease (not dead) is also caught: `hold` checks the lease token
-right before sending.
+**What is guaranteed**: exactly once per chat and local day while some replica runs that
+day, whichever step a replica dies at — with one window, the send itself. The Bot API has no
+idempotency key, so a replica that dies while its request is with Telegram leaves no one able
+to tell "sent" from "not sent". `hold` therefore marks the post as being sent right before
+the request, and a replica that takes over a post marked so counts it as sent: a kill -9 in
+that window (one HTTP round trip) may lose that day's post, but never posts it twice, and a
+kill just after the send (before the done mark) loses nothing. A send that fails with an
+answer from Telegram clears the mark and is retried. A replica that stalls past its lease
+(not dead) is also caught: `hold` checks the lease token right before sending.
 
 The clock is injectable (`DailyPoster.clock`), so tests run many simulated days in seconds,
 and so is a fault hook (`DailyPoster.fault`) called after each step.
@@ -206,6 +210,12 @@ class DailyPoster:
             # Posted already (a lease taken over after the done mark), or the day is over
             # (the bot was down past midnight): on to the next post.
             await store.release(claim, next_day)
+            return
+        if claim.sending == day.isoformat():
+            # The holder before us was sending this very post when it stopped: Telegram may
+            # have it. Counted as sent — a second copy is the worse fault (see the docstring).
+            log.warning("daily chat=%s day=%s outcome=assumed_sent", subscription.chat_id, day)
+            await store.mark_done(claim, day.isoformat(), next_day)
             return
         await self.fault("claimed", subscription.chat_id)
         occasion = occasion_for(day)

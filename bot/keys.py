@@ -6,6 +6,11 @@ yinshi:bot:daily:due              sorted set, chat id scored by its next post ti
                                   while a replica holds the post, by the end of its lease
 yinshi:bot:daily:lease            hash, chat id → token of the replica holding its post
 yinshi:bot:daily:done             hash, chat id → the local date (ISO) last posted there
+yinshi:bot:daily:sending          hash, chat id → the local date whose post is being sent
+                                  (set right before the send, cleared by the done mark)
+yinshi:bot:daily:ahead:{day}:{form}:{topic}
+                                  string, AHEAD_S — poems for that day's posts were asked for
+yinshi:bot:send-budget            string, the shared bulk send budget's next free moment
 yinshi:bot:rate:{budget}:{user}:{minute}
                                   string counter, RATE_TTL — poem (or inline) requests then
 yinshi:bot:inline:{user}          string, the user's latest inline query id, INLINE_TTL
@@ -61,6 +66,18 @@ def daily_lease() -> str:
 
 def daily_done() -> str:
     return f"{PREFIX}:daily:done"
+
+
+def daily_sending() -> str:
+    return f"{PREFIX}:daily:sending"
+
+
+def daily_ahead(day: str, form: str, topic: str) -> str:
+    return f"{PREFIX}:daily:ahead:{day}:{form}:{topic}"
+
+
+def send_budget() -> str:
+    return f"{PREFIX}:send-budget"
 
 
 def rate(user_id: int, minute: int, budget: str = "poem") -> str:

@@ -70,14 +70,16 @@ def _subscription(stored: str) -> Subscription | None:
 
 
 class Claim(BaseModel):
-    """A due post this replica holds: its subscription, the lease token, the last date posted."""
+    """A due post this replica holds: its subscription, the lease token, the last date posted,
+    and the date whose post an earlier holder was sending when it stopped (if any)."""
 
     subscription: Subscription
     token: str
     done: str | None
+    sending: str | None = None
 
 
-# KEYS: due, lease, subscriptions, done. ARGV: now, lease_until, limit, token.
+# KEYS: due, lease, subscriptions, done, sending. ARGV: now, lease_until, limit, token.
 # The due set is also the lease: a claimed chat's score moves to the end of its lease, so a
 # crashed holder's post is due again — for any replica — when that passes.
 _CLAIM = """
@@ -91,6 +93,7 @@ for _, chat in ipairs(chats) do
     table.insert(out, chat)
     table.insert(out, sub)
     table.insert(out, redis.call('HGET', KEYS[4], chat) or '')
+    table.insert(out, redis.call('HGET', KEYS[5], chat) or '')
   else
     redis.call('ZREM', KEYS[1], chat)
     redis.call('HDEL', KEYS[2], chat)
@@ -99,20 +102,24 @@ end
 return out
 """
 
-# KEYS: due, lease, subscriptions, done. ARGV: chat, token, lease_until, day.
-# Right before sending: still ours, still subscribed, not yet posted that day → renew.
+# KEYS: due, lease, subscriptions, done, sending. ARGV: chat, token, lease_until, day.
+# Right before sending: still ours, still subscribed, not yet posted that day → renew, and
+# say the day's post is being sent.
 _HOLD = """
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then return 0 end
 redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 return 1
 """
 
-# KEYS: due, lease, done. ARGV: chat, token, day, next. Right after the send, one call: the
-# day is done (whoever held the lease by now: the message is out), the next post is due.
+# KEYS: due, lease, done, sending. ARGV: chat, token, day, next. Right after the send, one
+# call: the day is done (whoever held the lease by now: the message is out), the next post
+# is due.
 _DONE = """
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('ZADD', KEYS[1], 'XX', ARGV[4], ARGV[1])
@@ -120,10 +127,12 @@ end
 return 1
 """
 
-# KEYS: due, lease. ARGV: chat, token, due_at. Give a held post back, due again at due_at.
+# KEYS: due, lease, sending. ARGV: chat, token, due_at. Give a held post back, due again at
+# due_at; a send that failed is not being sent any more.
 _RELEASE = """
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
 return 1
 """
@@ -133,8 +142,9 @@ class Subscriptions:
     """Subscriptions and the schedule of their posts, shared by every replica.
 
     A hash of subscriptions, a sorted set of when each chat's post is next due, a hash of
-    leases and one of the date each chat was last posted. Every change is one Redis call (or
-    one MULTI), so a replica that dies between two calls leaves a state another can finish.
+    leases, one of the date each chat was last posted and one of the post being sent. Every
+    change is one Redis call (or one MULTI), so a replica that dies between two calls leaves a
+    state another can finish.
     """
 
     def __init__(self, redis: Redis) -> None:
@@ -143,6 +153,12 @@ class Subscriptions:
         self._hold = redis.register_script(_HOLD)
         self._done = redis.register_script(_DONE)
         self._release = redis.register_script(_RELEASE)
+        self._state = [
+            keys.daily_due(),
+            keys.daily_lease(),
+            keys.subscriptions(),
+            keys.daily_done(),
+        ]
 
     async def put(self, subscription: Subscription, next_at: datetime) -> None:
         """Subscribe (or change): every replica sees it at its next tick."""
@@ -163,6 +179,7 @@ class Subscriptions:
             pipe.zrem(keys.daily_due(), field)
             pipe.hdel(keys.daily_lease(), field)
             pipe.hdel(keys.daily_done(), field)
+            pipe.hdel(keys.daily_sending(), field)
             removed, *_ = await pipe.execute()
         return bool(removed)
 
@@ -200,23 +217,29 @@ class Subscriptions:
         """Up to `limit` posts due by `now`, each held by this caller until `lease_until`."""
         token = f"{owner}:{secrets.token_hex(4)}"
         found = await self._claim(
-            keys=[keys.daily_due(), keys.daily_lease(), keys.subscriptions(), keys.daily_done()],
+            keys=[*self._state, keys.daily_sending()],
             args=[now.timestamp(), lease_until.timestamp(), limit, token],
         )
         claims = []
-        for index in range(0, len(found), 3):
-            _, sub, done = found[index : index + 3]
+        for index in range(0, len(found), 4):
+            _, sub, done, sending = found[index : index + 4]
             subscription = _subscription(sub)
             if subscription is not None:  # a bad one stays leased, and is logged at each try
                 claims.append(
-                    Claim(subscription=subscription, token=token, done=_text(done) or None)
+                    Claim(
+                        subscription=subscription,
+                        token=token,
+                        done=_text(done) or None,
+                        sending=_text(sending) or None,
+                    )
                 )
         return claims
 
     async def hold(self, claim: Claim, day: str, lease_until: datetime) -> bool:
-        """Right before sending: True if the post is still ours to send for `day`."""
+        """Right before sending: True if the post is still ours to send for `day` — and from
+        then on it counts as being sent (`Claim.sending`) until marked done or released."""
         held = await self._hold(
-            keys=[keys.daily_due(), keys.daily_lease(), keys.subscriptions(), keys.daily_done()],
+            keys=[*self._state, keys.daily_sending()],
             args=[claim.subscription.chat_id, claim.token, lease_until.timestamp(), day],
         )
         return bool(held)
@@ -224,14 +247,14 @@ class Subscriptions:
     async def mark_done(self, claim: Claim, day: str, next_at: datetime) -> None:
         """Right after sending, in one call: posted for `day`, next due at `next_at`."""
         await self._done(
-            keys=[keys.daily_due(), keys.daily_lease(), keys.daily_done()],
+            keys=[keys.daily_due(), keys.daily_lease(), keys.daily_done(), keys.daily_sending()],
             args=[claim.subscription.chat_id, claim.token, day, next_at.timestamp()],
         )
 
     async def release(self, claim: Claim, due_at: datetime) -> bool:
         """Give a held post back, due again at `due_at` (a retry, or the next day's)."""
         released = await self._release(
-            keys=[keys.daily_due(), keys.daily_lease()],
+            keys=[keys.daily_due(), keys.daily_lease(), keys.daily_sending()],
             args=[claim.subscription.chat_id, claim.token, due_at.timestamp()],
         )
         return bool(released)
@@ -247,18 +270,22 @@ class Subscriptions:
         due = await self.redis.zscore(keys.daily_due(), old)
         lease = await self.redis.hget(keys.daily_lease(), old)
         done = await self.redis.hget(keys.daily_done(), old)
+        sending = await self.redis.hget(keys.daily_sending(), old)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.subscriptions(), new, moved.model_dump_json())
             pipe.hdel(keys.subscriptions(), old)
             pipe.zrem(keys.daily_due(), old)
             pipe.hdel(keys.daily_lease(), old)
             pipe.hdel(keys.daily_done(), old)
+            pipe.hdel(keys.daily_sending(), old)
             if due is not None:
                 pipe.zadd(keys.daily_due(), {new: due})
             if lease is not None:
                 pipe.hset(keys.daily_lease(), new, lease)
             if done is not None:
                 pipe.hset(keys.daily_done(), new, done)
+            if sending is not None:
+                pipe.hset(keys.daily_sending(), new, sending)
             await pipe.execute()
         return moved
 
