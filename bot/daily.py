@@ -25,6 +25,13 @@ kill just after the send (before the done mark) loses nothing. A send that fails
 answer from Telegram clears the mark and is retried. A replica that stalls past its lease
 (not dead) is also caught: `hold` checks the lease token right before sending.
 
+**Written ahead**: every `DAILY_AHEAD_EVERY_S` each replica looks at the posts due in the
+next hour; for each (day, form) among them — every chat of a day gets that day's topic — the
+first replica to get there asks the workers for a pool of fresh poems in the background lane
+of the queue, which users' requests always pass. At the minute, the posts take their poems
+from the cache, so the burst is bound by Telegram's send rate, not by generation; a post
+whose pool is missing still writes its poem then, in the background lane too.
+
 The clock is injectable (`DailyPoster.clock`), so tests run many simulated days in seconds,
 and so is a fault hook (`DailyPoster.fault`) called after each step.
 """
@@ -54,6 +61,7 @@ from bot.occasions import Occasion, occasion_for
 from bot.parsing import InputError, parse_daily
 from bot.services import Services, services
 from bot.store import Claim, Subscription
+from yinshi.cache import POOL_SIZE
 from yinshi.errors import ServiceError
 from yinshi.protocol import PoemRequest
 
@@ -62,6 +70,7 @@ log = logging.getLogger("yinshi.bot")
 POSTER = "daily_poster"
 """bot_data key of the application's DailyPoster."""
 TICK_JOB = "daily:tick"
+AHEAD_JOB = "daily:ahead"
 STEPS = ("claimed", "generated", "sent", "marked")
 """Where `DailyPoster.fault` is called: after each step of a post."""
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
@@ -156,6 +165,36 @@ class DailyPoster:
         await store.schedule_missing({s.chat_id: next_post_time(s, now) for s in missing})
         return len(missing)
 
+    async def ask_ahead(self) -> int:
+        """Ask for the poems of the posts due within `keys.DAILY_AHEAD_S`, one pool per
+        (day, form, topic) and one replica per pool; returns how many pools this one asked
+        for. A pool asked for is not asked again within the hour, even if it failed: the
+        post then writes its own poem."""
+        service = self.service
+        now = self.clock()
+        upcoming = await service.subscriptions.due_within(
+            now, now + timedelta(seconds=keys.DAILY_AHEAD_S)
+        )
+        wanted: dict[tuple[str, str, str], PoemRequest] = {}
+        for subscription, due in upcoming:
+            day = slot_for(subscription, datetime.fromtimestamp(due, UTC)).date()
+            topic = occasion_for(day).topic
+            request = PoemRequest(topic=topic, form=subscription.form, n=POOL_SIZE)
+            wanted[(day.isoformat(), subscription.form, topic)] = request
+        asked = 0
+        for (day, form, topic), request in wanted.items():
+            marker = keys.daily_ahead(day, form, topic)
+            if not await service.redis.set(marker, self.owner, nx=True, ex=keys.DAILY_AHEAD_S):
+                continue  # another replica asked
+            try:
+                await service.poet.client.ask_ahead(request, within_s=keys.DAILY_AHEAD_S)
+            except ServiceError as error:
+                log.warning("event=daily_ahead_failed day=%s form=%s error=%s", day, form, error)
+                continue
+            asked += 1
+            log.info("event=daily_ahead day=%s form=%s topic=%s", day, form, topic)
+        return asked
+
     def tick(self) -> None:
         """Start a pass over what is due unless one is still running (a burst of posts can
         outlast the tick)."""
@@ -221,7 +260,7 @@ class DailyPoster:
         occasion = occasion_for(day)
         request = PoemRequest(topic=occasion.topic, form=subscription.form)
         try:
-            result = await service.poet.write(request, user_id=None)
+            result = await service.poet.write(request, user_id=None, background=True)
         except ServiceError as error:
             log.warning(
                 "daily chat=%s day=%s outcome=%s: retry in %ss",
@@ -321,6 +360,13 @@ async def daily_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     poster(context.application).tick()
 
 
+async def daily_ahead(context: ContextTypes.DEFAULT_TYPE) -> None:
+    try:
+        await poster(context.application).ask_ahead()
+    except RedisError as error:  # away: the next round asks
+        log.debug("event=daily_ahead_failed error=%s", type(error).__name__)
+
+
 async def start(application: Application) -> None:
     """At start-up: schedule what has no due time yet, then tick. Redis away: the tick
     retries on its own, and the bot starts anyway (/analyze needs no Redis)."""
@@ -331,6 +377,9 @@ async def start(application: Application) -> None:
         log.warning("event=daily_schedule_failed error=%s", type(error).__name__)
     assert application.job_queue is not None
     application.job_queue.run_repeating(daily_tick, keys.DAILY_TICK_S, first=0, name=TICK_JOB)
+    application.job_queue.run_repeating(
+        daily_ahead, keys.DAILY_AHEAD_EVERY_S, first=0, name=AHEAD_JOB
+    )
 
 
 async def stop(application: Application) -> None:

@@ -34,6 +34,10 @@ holder renewing it: longer than a generation (timeout_s) plus a send, short enou
 crashed replica's posts go out a couple of minutes late, not never."""
 DAILY_RETRY_S = 60
 """After a failed generation or send, the post is due again this much later."""
+DAILY_AHEAD_S = 3600
+"""Poems for the posts due within this long are asked for ahead, in the background lane."""
+DAILY_AHEAD_EVERY_S = 60
+"""How often each replica looks at the coming hour's posts (whichever is first asks)."""
 DAILY_TICK_S = 2.0
 """How often each replica looks for due posts (one ZRANGEBYSCORE when nothing is due)."""
 RATE_TTL = 120

@@ -49,8 +49,10 @@ class Poet:
         user_id: int | None,
         fresh: bool = False,
         timeout: float | None = None,
+        background: bool = False,
     ) -> PoemResult:
-        """A poem (or n) for the request; one in flight per user when `user_id` is given.
+        """A poem (or n) for the request; one in flight per user when `user_id` is given;
+        in the queue's background lane with `background` (posts nobody waits on at once).
 
         Raises AlreadyWriting, QueueUnreachable (Redis is away: the guard and the queue live
         there), or the client's Busy, Timeout, InvalidRequest, WorkerError.
@@ -62,7 +64,9 @@ class Poet:
         outcome = "error"  # until we know better: Redis down, a bug …
         try:
             async with guard:
-                result = await self.client.generate(request, timeout=timeout, fresh=fresh)
+                result = await self.client.generate(
+                    request, timeout=timeout, fresh=fresh, background=background
+                )
             outcome = "cache" if result.stats.get("cache_hit") else "ok"
             return result
         except (ServiceError, AlreadyWriting) as error:

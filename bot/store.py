@@ -205,6 +205,22 @@ class Subscriptions:
         unscheduled = (found[f] for f, score in zip(fields, scores, strict=True) if score is None)
         return [s for s in map(_subscription, unscheduled) if s is not None]
 
+    async def due_within(self, start: datetime, end: datetime) -> list[tuple[Subscription, float]]:
+        """The subscriptions whose post is due between `start` and `end`, each with its due
+        time (Unix seconds) — a post time, or while it is held, the lease's end."""
+        due = await self.redis.zrangebyscore(
+            keys.daily_due(), start.timestamp(), end.timestamp(), withscores=True
+        )
+        if not due:
+            return []
+        stored = await self.redis.hmget(keys.subscriptions(), [chat for chat, _ in due])
+        found = []
+        for (_, at), sub in zip(due, stored, strict=True):
+            subscription = _subscription(sub) if sub else None
+            if subscription is not None:
+                found.append((subscription, at))
+        return found
+
     async def schedule_missing(self, due: dict[int, datetime]) -> None:
         """Due times for chats that have none; an existing one is kept (ZADD NX)."""
         if due:

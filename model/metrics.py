@@ -38,6 +38,11 @@ class WorkerMetrics:
         self.queue_depth = Gauge(
             "yinshi_queue_depth", "requests waiting or in progress", registry=r
         )
+        self.background_depth = Gauge(
+            "yinshi_background_depth",
+            "background jobs (daily poems ahead) waiting or in progress",
+            registry=r,
+        )
         self.batch_size = Histogram(
             "yinshi_batch_size", "requests per generation call", buckets=BATCH_BUCKETS, registry=r
         )

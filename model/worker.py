@@ -5,6 +5,12 @@ version) → recover (re-read this consumer's own pending jobs) → serve (refre
 take over the jobs of dead workers, read new jobs, generate one batch, answer, ack) until
 stopped → leave (drop the heartbeat, and the consumer name if it holds no pending job).
 
+Two lanes, each a stream with its own group: users' requests (`keys.REQUESTS`) and the
+background (`keys.BACKGROUND`: the daily poems written ahead of their minute). The background
+is read only when no user's request waits, `background_batch` jobs at a time, so a user who
+asks meanwhile waits for one small batch at most. Everything below — takeover, recovery,
+acks — is the same in both lanes.
+
 Liveness is a heartbeat: `yinshi:worker:{name}` with a short TTL (`heartbeat_ttl_ms`), refreshed
 by the serving loop and, while the engine runs, beside it — but only for `stuck_after_s`: an
 engine that hangs longer lets the key expire and turns `/healthz` red. Every `claim_every_ms`
@@ -114,6 +120,8 @@ class EngineCrashed(Exception):
 class Delivery:
     """One stream entry as this worker received it."""
 
+    stream: str
+    """Its lane (`keys.LANES`)."""
     entry_id: str
     raw: str | None
     """The job JSON; None when the entry was deleted after it was delivered."""
@@ -137,6 +145,8 @@ class Worker:
         self._host = socket.gethostname()
         self.name = self.settings.worker_name or self._host
         self._named = False
+        self._held: list[Delivery] = []
+        """Background jobs read (so pending at this consumer) and not yet served."""
         self._instance = uuid.uuid4().hex
         self._heartbeat = json.dumps(
             {"instance": self._instance, "host": self._host, "pid": os.getpid()}
@@ -169,6 +179,7 @@ class Worker:
             while not self._stopping:
                 try:
                     if not started:
+                        self._held.clear()  # read from a stream that may be gone now
                         await self._start()
                         await self._recover_own()
                         started = True
@@ -203,11 +214,12 @@ class Worker:
             self.name = await self._take_name()
             self._named = True
         await self._beat()  # before the first read: a consumer without a heartbeat is dead
-        try:
-            await self.redis.xgroup_create(keys.REQUESTS, keys.WORKERS_GROUP, id="0", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        for stream in keys.LANES:
+            try:
+                await self.redis.xgroup_create(stream, keys.WORKERS_GROUP, id="0", mkstream=True)
+            except ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
         await self.redis.set(keys.MODEL_VERSION, self.model_version)
         log.info(
             "event=started worker=%s model_version=%s max_batch=%d max_wait_ms=%d",
@@ -218,22 +230,27 @@ class Worker:
         )
 
     async def _recover_own(self) -> None:
-        """Jobs delivered to this consumer name before a restart, oldest first."""
-        last_id = "0"
-        while not self._stopping:
-            entries = _entries(
-                await self.redis.xreadgroup(
-                    keys.WORKERS_GROUP,
-                    self.name,
-                    {keys.REQUESTS: last_id},
-                    count=self.settings.max_batch,
+        """Jobs delivered to this consumer name before a restart, oldest first, users' first;
+        background jobs read but not yet served are in hand, not lost."""
+        held = {delivery.entry_id for delivery in self._held}
+        for stream in keys.LANES:
+            last_id = "0"
+            while not self._stopping:
+                entries = _entries(
+                    await self.redis.xreadgroup(
+                        keys.WORKERS_GROUP,
+                        self.name,
+                        {stream: last_id},
+                        count=self.settings.max_batch,
+                    )
                 )
-            )
-            if not entries:
-                return
-            last_id = entries[-1][0]
-            log.info("event=recovered worker=%s count=%d", self.name, len(entries))
-            await self._serve(await self._with_deliveries(entries))
+                if not entries:
+                    break
+                last_id = entries[-1][0]
+                entries = [entry for entry in entries if entry[0] not in held]
+                if entries:
+                    log.info("event=recovered worker=%s count=%d", self.name, len(entries))
+                    await self._serve(await self._with_deliveries(stream, entries))
 
     async def _take_name(self) -> str:
         """The configured name; else the host name, or ``host-2``… if a live worker holds it.
@@ -273,10 +290,14 @@ class Worker:
         await self._claim_stale()
 
     async def _take_over_dead(self) -> None:
+        for stream in keys.LANES:
+            await self._take_over_dead_in(stream)
+
+    async def _take_over_dead_in(self, stream: str) -> None:
         """Claim the jobs of consumers without a heartbeat; forget those that hold nothing."""
         consumers = [
             consumer
-            for consumer in await self.redis.xinfo_consumers(keys.REQUESTS, keys.WORKERS_GROUP)
+            for consumer in await self.redis.xinfo_consumers(stream, keys.WORKERS_GROUP)
             if consumer["name"] != self.name
         ]
         if not consumers:
@@ -290,11 +311,11 @@ class Worker:
                 continue
             name = consumer["name"]
             if consumer["pending"]:
-                await self._take_jobs_of(name)
+                await self._take_jobs_of(stream, name)
             forgotten = await self.redis.eval(
                 _FORGET,
                 2,
-                keys.REQUESTS,
+                stream,
                 keys.worker_alive(name),
                 keys.WORKERS_GROUP,
                 name,
@@ -302,14 +323,14 @@ class Worker:
             if forgotten:
                 log.info("event=forgot_consumer worker=%s dead=%s", self.name, name)
 
-    async def _take_jobs_of(self, dead: str) -> None:
+    async def _take_jobs_of(self, stream: str, dead: str) -> None:
         # The idle bound makes two workers that both saw `dead` die claim each job once: the
         # first XCLAIM resets the job's idle time, and the second then skips it. The dead
         # worker's own jobs have been idle since before its heartbeat expired.
         guard_ms = self.settings.heartbeat_ttl_ms // 2
         while not self._stopping:
             pending = await self.redis.xpending_range(
-                keys.REQUESTS,
+                stream,
                 keys.WORKERS_GROUP,
                 "-",
                 "+",
@@ -319,7 +340,7 @@ class Worker:
             if not pending:
                 return
             claimed = await self.redis.xclaim(
-                keys.REQUESTS,
+                stream,
                 keys.WORKERS_GROUP,
                 self.name,
                 min_idle_time=guard_ms,
@@ -328,14 +349,18 @@ class Worker:
             if not claimed:
                 return
             log.info("event=took_over worker=%s dead=%s count=%d", self.name, dead, len(claimed))
-            await self._serve(await self._with_deliveries(claimed))
+            await self._serve(await self._with_deliveries(stream, claimed))
 
     async def _claim_stale(self) -> None:
+        for stream in keys.LANES:
+            await self._claim_stale_in(stream)
+
+    async def _claim_stale_in(self, stream: str) -> None:
         """Take over jobs idle too long at any consumer (crashed workers, failed batches)."""
         cursor = "0-0"
         while not self._stopping:
             response = await self.redis.xautoclaim(
-                keys.REQUESTS,
+                stream,
                 keys.WORKERS_GROUP,
                 self.name,
                 min_idle_time=self.settings.claim_idle_ms,
@@ -345,37 +370,62 @@ class Worker:
             cursor, entries = response[0], response[1]
             if entries:
                 log.info("event=claimed worker=%s count=%d", self.name, len(entries))
-                await self._serve(await self._with_deliveries(entries))
+                await self._serve(await self._with_deliveries(stream, entries))
             if cursor == "0-0":
                 return
 
     async def _read_batch(self) -> list[Delivery]:
-        """Block for the first job, then wait at most max_wait_ms to fill the batch."""
-        batch = _entries(await self._read_new(self.settings.max_batch, self.settings.block_ms))
+        """Users' requests waiting now, else block for the first job of either lane; a user's
+        job waits at most max_wait_ms for more to fill its batch. With no user's request,
+        `background_batch` background jobs (read ones are held until then)."""
+        users = _entries(await self._read_new({keys.REQUESTS: ">"}, self.settings.max_batch))
+        if not users and not self._held:
+            lanes = {stream: ">" for stream in keys.LANES}
+            found = await self._read_new(
+                lanes, self.settings.background_batch, self.settings.block_ms
+            )
+            for stream, entries in found or []:
+                if stream == keys.REQUESTS:
+                    users = list(entries)
+                else:
+                    self._held += [_delivery(stream, entry) for entry in entries]
+        if users:
+            return [_delivery(keys.REQUESTS, entry) for entry in await self._fill(users)]
+        batch = self._held[: self.settings.background_batch]
+        del self._held[: self.settings.background_batch]
+        return batch
+
+    async def _fill(self, batch: list) -> list:
+        """Wait at most max_wait_ms for more users' jobs to fill the batch."""
         fill_until = time.monotonic() + self.settings.max_wait_ms / 1000
-        while batch and len(batch) < self.settings.max_batch:
+        while len(batch) < self.settings.max_batch:
             wait_ms = int((fill_until - time.monotonic()) * 1000)
             if wait_ms < 1:
                 break
-            more = _entries(await self._read_new(self.settings.max_batch - len(batch), wait_ms))
+            count = self.settings.max_batch - len(batch)
+            more = _entries(await self._read_new({keys.REQUESTS: ">"}, count, wait_ms))
             if not more:
                 break
             batch += more
-        return [Delivery(entry_id, _job_field(fields), 1) for entry_id, fields in batch]
+        return batch
 
-    async def _read_new(self, count: int, block_ms: int) -> list:
+    async def _read_new(
+        self, streams: dict[str, str], count: int, block_ms: int | None = None
+    ) -> list:
+        """XREADGROUP; without block_ms it returns at once (BLOCK 0 would wait forever)."""
         return await self.redis.xreadgroup(
-            keys.WORKERS_GROUP, self.name, {keys.REQUESTS: ">"}, count=count, block=block_ms
+            keys.WORKERS_GROUP, self.name, streams, count=count, block=block_ms
         )
 
     async def _leave(self) -> None:
         """Forget this consumer name unless it still holds jobs (deleting it would lose them),
         then the heartbeat, so that jobs left behind are taken over at once."""
-        pending = await self.redis.xpending_range(
-            keys.REQUESTS, keys.WORKERS_GROUP, "-", "+", 1, consumername=self.name
-        )
-        if not pending:
-            await self.redis.xgroup_delconsumer(keys.REQUESTS, keys.WORKERS_GROUP, self.name)
+        for stream in keys.LANES:
+            pending = await self.redis.xpending_range(
+                stream, keys.WORKERS_GROUP, "-", "+", 1, consumername=self.name
+            )
+            if not pending:
+                await self.redis.xgroup_delconsumer(stream, keys.WORKERS_GROUP, self.name)
         await self.redis.delete(keys.worker_alive(self.name))
 
     # --- one batch ------------------------------------------------------------------------
@@ -384,13 +434,13 @@ class Worker:
         """Answer what can be answered without the model, generate the rest, write, ack."""
         started = time.monotonic()
         pipe = self.redis.pipeline(transaction=False)
-        unanswered: list[str] = []  # done with, nobody to answer: acked as they are
+        unanswered: list[Delivery] = []  # done with, nobody to answer: acked as they are
         candidates: list[tuple[Delivery, Job]] = []
         now = time.time()
         for delivery in batch:
             job = None if delivery.raw is None else _parse(delivery.raw)
             if delivery.raw is None:
-                unanswered.append(delivery.entry_id)
+                unanswered.append(delivery)
             elif job is None:
                 self._dead_letter(pipe, delivery, job, unanswered, "unreadable")
             elif delivery.deliveries > self.settings.max_deliveries:
@@ -401,7 +451,7 @@ class Worker:
             elif job.deadline < now:
                 self.metrics.expired.inc()
                 _log_request(job, "expired", now)
-                unanswered.append(delivery.entry_id)
+                unanswered.append(delivery)
             else:
                 candidates.append((delivery, job))
 
@@ -422,9 +472,11 @@ class Worker:
                         "invalid_request" if isinstance(outcome, UserError) else "worker_error"
                     )
                     self._reply_error(pipe, delivery, job, kind, str(outcome))
-        if unanswered:
-            pipe.xack(keys.REQUESTS, keys.WORKERS_GROUP, *unanswered)
-            pipe.xdel(keys.REQUESTS, *unanswered)
+        for stream in keys.LANES:
+            entry_ids = [d.entry_id for d in unanswered if d.stream == stream]
+            if entry_ids:
+                pipe.xack(stream, keys.WORKERS_GROUP, *entry_ids)
+                pipe.xdel(stream, *entry_ids)
         await pipe.execute()
         log.info(
             "event=batch worker=%s size=%d generated=%d errors=%d ms=%.0f",
@@ -436,7 +488,7 @@ class Worker:
         )
 
     async def _skip_answered(
-        self, candidates: list[tuple[Delivery, Job]], unanswered: list[str]
+        self, candidates: list[tuple[Delivery, Job]], unanswered: list[Delivery]
     ) -> list[tuple[Delivery, Job]]:
         """Drop jobs already answered (by a worker that died before acking): only ack them."""
         if not candidates:
@@ -448,7 +500,7 @@ class Worker:
         todo = []
         for (delivery, job), answered in zip(candidates, done, strict=True):
             if answered:
-                unanswered.append(delivery.entry_id)
+                unanswered.append(delivery)
                 _log_request(job, "already_answered", time.time())
             else:
                 todo.append((delivery, job))
@@ -528,7 +580,7 @@ class Worker:
             3,
             keys.answered(job_id),
             keys.reply(job_id),
-            keys.REQUESTS,
+            delivery.stream,
             self.name,
             keys.ANSWERED_TTL_S,
             reply.model_dump_json(),
@@ -542,7 +594,7 @@ class Worker:
         pipe: Pipeline,
         delivery: Delivery,
         job: Job | None,
-        unanswered: list[str],
+        unanswered: list[Delivery],
         reason: str,
     ) -> None:
         """Out of the queue into the dead-letter stream; the requester, if known, hears why."""
@@ -567,7 +619,7 @@ class Worker:
         )
         job_id = job.id if job else _job_id(delivery.raw)
         if job_id is None:
-            unanswered.append(delivery.entry_id)
+            unanswered.append(delivery)
             return
         if reason == "unreadable":
             message = "无法读取请求 (unreadable job)"
@@ -581,29 +633,39 @@ class Worker:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    async def _with_deliveries(self, entries: list) -> list[Delivery]:
+    async def _with_deliveries(self, stream: str, entries: list) -> list[Delivery]:
         """Re-delivered entries with their delivery counts (XPENDING), for dead-lettering."""
         pipe = self.redis.pipeline(transaction=False)
         for entry_id, _ in entries:
-            pipe.xpending_range(keys.REQUESTS, keys.WORKERS_GROUP, entry_id, entry_id, 1)
+            pipe.xpending_range(stream, keys.WORKERS_GROUP, entry_id, entry_id, 1)
         pending = await pipe.execute()
         return [
-            Delivery(entry_id, _job_field(fields), info[0]["times_delivered"] if info else 1)
+            Delivery(
+                stream, entry_id, _job_field(fields), info[0]["times_delivered"] if info else 1
+            )
             for (entry_id, fields), info in zip(entries, pending, strict=True)
         ]
 
     async def _refresh_gauges(self) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.xlen(keys.REQUESTS)
+        pipe.xlen(keys.BACKGROUND)
         pipe.hgetall(keys.STATS)
-        depth, shared = await pipe.execute()
+        depth, background, shared = await pipe.execute()
         self.metrics.queue_depth.set(depth)
+        self.metrics.background_depth.set(background)
         self.metrics.shared.values = {name: float(value) for name, value in shared.items()}
 
 
 def _entries(response: list | None) -> list:
-    """[(entry id, fields)] from an XREADGROUP answer for our one stream."""
+    """[(entry id, fields)] from an XREADGROUP answer for one stream."""
     return list(response[0][1]) if response else []
+
+
+def _delivery(stream: str, entry: tuple) -> Delivery:
+    """A first delivery, as XREADGROUP ``>`` gives it."""
+    entry_id, fields = entry
+    return Delivery(stream, entry_id, _job_field(fields), 1)
 
 
 def _job_field(fields: dict | None) -> str | None:

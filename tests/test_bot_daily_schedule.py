@@ -21,8 +21,12 @@ from serving_fakes import FakeEngine, WorkerThread
 from test_bot_e2e import tiny_generator
 
 from bot import keys
-from bot.daily import POSTER, STEPS, TICK_JOB, DailyPoster
+from bot.daily import AHEAD_JOB, POSTER, STEPS, TICK_JOB, DailyPoster
+from bot.occasions import occasion_for
 from bot.store import Subscription
+from yinshi import cache
+from yinshi.cache import POOL_SIZE
+from yinshi.protocol import PoemRequest
 
 __all__ = ["tiny_generator"]  # the bot e2e tests' fixture: the engine on the tiny model
 
@@ -51,8 +55,9 @@ def replicas(start_bot, redis_server):
     class Replicas:
         async def start(self, clock: SimClock, **settings) -> DailyPoster:
             application = await start_bot(redis_server.url, poll=False, **settings)
-            for job in application.job_queue.get_jobs_by_name(TICK_JOB):
-                job.schedule_removal()
+            for name in (TICK_JOB, AHEAD_JOB):
+                for job in application.job_queue.get_jobs_by_name(name):
+                    job.schedule_removal()
             poster: DailyPoster = application.bot_data[POSTER]
             poster.clock = clock
             return poster
@@ -227,6 +232,45 @@ async def test_a_bot_down_at_post_time_posts_on_return(fake_telegram, replicas, 
     clock.advance(minutes=10)
     assert await again.run_due() == 0
     assert [day for day, _ in posts(fake, chat)] == ["2026-10-17", "2026-10-19"]
+
+
+async def test_the_hours_poems_are_written_ahead_in_the_background(
+    fake_telegram, replicas, start_worker, redis_server
+):
+    """An hour before the minute, one replica asks for one pool per (day, form) in the
+    background lane; at the minute every post takes its poem from the pool, and the workers
+    write nothing more. A post due later than the hour is not asked for yet."""
+    fake = fake_telegram
+    engine = FakeEngine()
+    start_worker(engine)
+    zone = ZoneInfo("Asia/Shanghai")
+    clock = SimClock(datetime(2026, 9, 25, 7, 5, tzinfo=zone))  # 中秋
+    first, second = await replicas.start(clock), await replicas.start(clock)
+    forms = ["五绝", "五绝", "五绝", "七律", "七律", "七律"]
+    for i, form in enumerate(forms):
+        await subscribe(
+            first, Subscription(chat_id=-6600 - i, at=time(8), timezone="Asia/Shanghai", form=form)
+        )
+    later = Subscription(chat_id=-6699, at=time(12), timezone="Asia/Shanghai", form="五律")
+    await subscribe(first, later)
+    assert await first.ask_ahead() == 2
+    assert await second.ask_ahead() == 0  # asked already, by the first
+    topic = occasion_for(date(2026, 9, 25)).topic
+    redis = first.service.redis
+    for form in ("五绝", "七律"):
+        request = PoemRequest(topic=topic, form=form)
+        for _ in range(200):
+            if len(await cache.pool(redis, engine.version, request)) == POOL_SIZE:
+                break
+            await asyncio.sleep(0.02)
+        assert len(await cache.pool(redis, engine.version, request)) == POOL_SIZE
+    assert not await cache.pool(redis, engine.version, PoemRequest(topic=topic, form="五律"))
+    written = len(engine.calls)
+    clock.now = datetime(2026, 9, 25, 8, 0, tzinfo=zone)
+    assert await first.run_due() + await second.run_due() == len(forms)
+    assert len(engine.calls) == written  # every post from the pool
+    for i in range(len(forms)):
+        assert posts(fake, -6600 - i) == [("2026-09-25", "今日中秋")]
 
 
 async def test_changes_are_seen_by_every_replica_at_once(fake_telegram, replicas, start_worker):

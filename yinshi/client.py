@@ -3,6 +3,10 @@
 One request travels forward only: cache lookup → XADD to the request stream (refused at once
 when the backlog is over the limit) → BLPOP on the request's own reply list. A list, not
 pub/sub, so an answer that lands before the wait starts is still there to be taken.
+
+Work nobody is waiting on at a keyboard — the daily posts — goes to the background lane
+(`background=True`, `ask_ahead`): workers take it only when no user's request waits, and it
+has its own backlog limit, so ten thousand posts never make a person's /poem Busy.
 """
 
 import asyncio
@@ -41,9 +45,15 @@ class PoetClient:
         self.max_queue = max_queue
 
     async def generate(
-        self, request: PoemRequest, *, timeout: float | None = None, fresh: bool = False
+        self,
+        request: PoemRequest,
+        *,
+        timeout: float | None = None,
+        fresh: bool = False,
+        background: bool = False,
     ) -> PoemResult:
-        """The poems for ``request``, from the cache unless ``fresh``, else from a worker.
+        """The poems for ``request``, from the cache unless ``fresh``, else from a worker
+        (in the background lane with ``background``).
 
         Raises Busy (nothing enqueued), QueueUnreachable (Redis cannot be reached to send the
         request), Timeout, InvalidRequest, or WorkerError.
@@ -61,10 +71,25 @@ class PoetClient:
                 fresh=fresh,
                 created=started,
             )
-            await self._send(job)
+            await self._send(job, keys.BACKGROUND if background else keys.REQUESTS)
         except (RedisConnectionError, RedisTimeoutError) as error:
             raise QueueUnreachable(f"无法连接队列 (Redis unreachable: {error})") from error
         return _unwrap(await self._wait(job))
+
+    async def ask_ahead(self, request: PoemRequest, *, within_s: float) -> None:
+        """Have fresh poems for ``request`` written into the cache in the background lane,
+        without waiting: the answer is only the pool it fills. A worker that gets to it later
+        than ``within_s`` from now drops it (the moment it was for has passed).
+
+        Raises Busy (the background backlog is full) or QueueUnreachable."""
+        now = time.time()
+        job = Job(
+            id=uuid.uuid4().hex, request=request, deadline=now + within_s, fresh=True, created=now
+        )
+        try:
+            await self._send(job, keys.BACKGROUND)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise QueueUnreachable(f"无法连接队列 (Redis unreachable: {error})") from error
 
     async def model_version(self) -> str | None:
         """What the workers serve now; None before any worker has started."""
@@ -83,9 +108,9 @@ class PoetClient:
             poems=poems, model_version=version, timing_ms=elapsed_ms, stats={"cache_hit": 1}
         )
 
-    async def _send(self, job: Job) -> None:
+    async def _send(self, job: Job, stream: str) -> None:
         entry_id = await self.redis.eval(
-            _ENQUEUE, 1, keys.REQUESTS, self.max_queue, keys.REQUESTS_MAXLEN, job.model_dump_json()
+            _ENQUEUE, 1, stream, self.max_queue, keys.REQUESTS_MAXLEN, job.model_dump_json()
         )
         if entry_id is None:
             raise Busy(f"诗人正忙，请稍后再试 (queue full: {self.max_queue} requests waiting)")

@@ -6,6 +6,10 @@ with other applications and inspected with ``redis-cli --scan --pattern 'yinshi:
 ``yinshi:requests``
     Stream, field ``job`` = Job JSON. Client XADDs (``MAXLEN ~ REQUESTS_MAXLEN``); the worker
     XACKs and XDELs an entry once answered. Consumer group ``workers``, created by workers.
+``yinshi:requests:background``
+    Stream, the background lane: the same as ``yinshi:requests`` (its own group ``workers``),
+    for work no one is waiting on (the daily poems written ahead). Workers read it only when
+    no user's request waits, a few jobs at a time.
 ``yinshi:dead``
     Stream, fields ``job`` ``reason`` ``deliveries`` ``worker``. Worker; ``MAXLEN ~ DEAD_MAXLEN``.
 ``yinshi:reply:{id}``
@@ -29,6 +33,12 @@ The bot's own keys (``yinshi:bot:…``) are in ``bot/keys.py``.
 
 REQUESTS = "yinshi:requests"
 """The job queue. Acked entries are deleted, so XLEN is the backlog (waiting + in progress)."""
+
+BACKGROUND = "yinshi:requests:background"
+"""The background lane: read only while REQUESTS is empty."""
+
+LANES = (REQUESTS, BACKGROUND)
+"""Every job stream, users' first."""
 
 WORKERS_GROUP = "workers"
 """The consumer group every worker reads REQUESTS through; each entry goes to one worker."""

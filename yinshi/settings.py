@@ -87,6 +87,12 @@ class WorkerSettings(QueueSettings):
     )
     max_batch: int = Field(default=32, ge=1)
     max_wait_ms: int = Field(default=20, ge=0, description="to fill a batch after its first job")
+    background_batch: int = Field(
+        default=4,
+        ge=1,
+        description="background jobs per engine call: a user's request that arrives meanwhile "
+        "waits for a batch this small at most",
+    )
     block_ms: int = Field(
         default=500,
         ge=1,
