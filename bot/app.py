@@ -13,7 +13,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from telegram import BotCommand, Update
-from telegram.constants import ParseMode
+from telegram.constants import FloodLimit, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -31,7 +31,7 @@ from telegram.ext import (
 
 from bot import buttons, chat, commands, daily, inline, keys, texts
 from bot.card.send import card_command
-from bot.flood import ChatRateLimiter
+from bot.flood import ChatRateLimiter, SharedBudget
 from bot.services import Services
 from yinshi.errors import UserError
 from yinshi.settings import BotSettings
@@ -57,7 +57,12 @@ def build_application(
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(base_url or settings.bot_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(ChatRateLimiter(max_retries=2))
+        .rate_limiter(
+            ChatRateLimiter(
+                max_retries=2,
+                shared=SharedBudget(redis, keys.send_budget(), FloodLimit.MESSAGES_PER_SECOND),
+            )
+        )
         .concurrent_updates(True)  # one slow poem must not hold up everyone else's
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

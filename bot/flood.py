@@ -6,9 +6,15 @@ two limits but waits out a 429 for *every* chat: a flooded group held a private 
 52 s. Here a 429 delays only the chat it names (later requests to that chat wait for the same
 moment, so they do not hit it again), while other chats go on within the shared 30/s.
 
-Bulk messages — the daily posts, 10,000 due in one minute — are marked (`rate_limit_args=
-BULK`) and take at most `bulk_per_second` of the 30: without that they filled the shared
-budget and a person's /poem waited behind them (user p50 2.4 s under bench/daily.py).
+Telegram's 30 a second are the bot's, not a process's: with several replicas, each keeping
+30/s alone let them send 60 together. So the overall rate is one budget in Redis
+(`SharedBudget`), taken by every replica before each message. Bulk messages — the daily posts,
+10,000 due in one minute — are marked (`rate_limit_args=BULK`) and take a slot only when the
+budget is not ahead of the clock, while a person's reply may run up to `USER_HEADROOM_S`
+ahead: people's messages jump the bulk queue, and the bulk gets everything they leave, at the
+full rate. (Without a priority the bulk filled the budget and a person's /poem waited behind
+it: user p50 2.4 s under bench/daily.py.) Redis away, each process falls back to its own 30/s
+and gives bulk at most `bulk_per_second` of it.
 
 A typing action goes straight out: `AIORateLimiter` counted it as a message, so under load
 (bench/bot_load.py, 20 users) placeholders and poems queued behind the dots. It is best
@@ -23,6 +29,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram.constants import FloodLimit
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -36,6 +44,42 @@ Result = bool | dict[str, Any] | list[dict[str, Any]]
 BULK = "bulk"
 """`rate_limit_args` of a message that may wait for people's replies (a daily post)."""
 
+USER_HEADROOM_S = 1.0
+"""How far ahead of the shared budget a person's message may go (one second of messages)."""
+
+# GCRA on one key: it holds the moment (Redis's clock, the same for every replica) from which
+# the budget is free again. A message may go if that moment is at most ARGV[2] seconds ahead
+# of now, and moves it on by 1/rate; else the caller is told how long to wait.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local free_at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if free_at < now then free_at = now end
+local wait = free_at - now - tonumber(ARGV[2])
+if wait > 0 then return tostring(wait) end
+local after = free_at + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
+return '0'
+"""
+
+
+class SharedBudget:
+    """A message rate shared by every process that uses the same Redis key."""
+
+    def __init__(self, redis: Redis, key: str, per_second: float) -> None:
+        self.redis = redis
+        self.key = key
+        self.interval = 1 / per_second
+
+    async def take(self, headroom_s: float) -> None:
+        """Wait for a slot; raises RedisError if Redis cannot be asked."""
+        while True:
+            answer = await self.redis.eval(_TAKE, 1, self.key, self.interval, headroom_s)
+            wait = float(answer)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
 
 class ChatRateLimiter(BaseRateLimiter[str]):
     """`ApplicationBuilder.rate_limiter(ChatRateLimiter(max_retries=2))`."""
@@ -46,7 +90,10 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         group_per_minute: float = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
         max_retries: int = 2,
         bulk_per_second: float = 25,
+        shared: SharedBudget | None = None,
     ) -> None:
+        self.shared = shared
+        self._shared_failing = False
         self.overall = AsyncLimiter(overall_per_second, 1)
         self.bulk = AsyncLimiter(bulk_per_second, 1)
         self.group_per_minute = group_per_minute
@@ -76,13 +123,15 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         with contextlib.suppress(TypeError, ValueError):
             chat = int(chat)
         retries = self.max_retries
-        bulk = self.bulk if rate_limit_args == BULK else contextlib.nullcontext()
+        bulk = rate_limit_args == BULK
         attempt = 0
         while True:
             await self._wait_out(chat)
             try:
-                async with bulk, self._group(chat), self.overall:
-                    return await callback(*args, **kwargs)
+                async with self._group(chat):
+                    await self._take_budget(bulk)
+                    async with self.overall:
+                        return await callback(*args, **kwargs)
             except RetryAfter as error:
                 attempt += 1
                 if attempt > retries:
@@ -96,6 +145,22 @@ class ChatRateLimiter(BaseRateLimiter[str]):
                 self.blocked_until[chat] = max(
                     self.blocked_until.get(chat, 0.0), loop_now + seconds + 0.1
                 )
+
+    async def _take_budget(self, bulk: bool) -> None:
+        """A slot of the bot's shared rate; Redis away, of this process's bulk share."""
+        if self.shared is not None:
+            try:
+                await self.shared.take(0.0 if bulk else USER_HEADROOM_S)
+                if self._shared_failing:
+                    log.info("event=shared_send_budget_back")
+                    self._shared_failing = False
+                return
+            except RedisError as error:
+                if not self._shared_failing:
+                    log.warning("event=shared_send_budget_away error=%s", type(error).__name__)
+                    self._shared_failing = True
+        if bulk:
+            await self.bulk.acquire()
 
     async def _wait_out(self, chat: int | str) -> None:
         until = self.blocked_until.get(chat)

@@ -103,3 +103,41 @@ async def test_bulk_messages_leave_room_for_people():
     assert time.monotonic() - started < 0.5
     assert sent.index("42") < 10  # well before the burst is through
     await asyncio.gather(*burst)
+
+
+async def test_replicas_share_one_send_budget(redis_server):
+    """Two replicas' limiters, one Redis: together they send at the bot's rate, not twice it
+    (each used to keep 30/s alone); and a person's reply goes ahead of both replicas' bulk."""
+    from bot.flood import BULK, SharedBudget
+    from yinshi.connection import connect
+
+    redis = connect(redis_server.url)
+    replicas = [
+        ChatRateLimiter(shared=SharedBudget(redis, "test:budget", per_second=20)) for _ in range(2)
+    ]
+    sent: list[tuple[float, int]] = []
+
+    async def call(limiter: ChatRateLimiter, chat: int, marker: str | None) -> float:
+        started = time.monotonic()
+
+        async def callback() -> bool:
+            sent.append((time.monotonic(), chat))
+            return True
+
+        await limiter.process_request(callback, (), {}, "sendMessage", {"chat_id": chat}, marker)
+        return time.monotonic() - started
+
+    started = time.monotonic()
+    bulk = [
+        asyncio.create_task(call(replicas[i % 2], 1000 + i, BULK))  # private chats: no 20/min
+        for i in range(60)
+    ]
+    await asyncio.sleep(1.0)
+    waited = await call(replicas[1], 42, None)
+    await asyncio.gather(*bulk)
+    seconds = time.monotonic() - started
+    assert waited < 0.2, waited  # ahead of 40 bulk messages still waiting
+    assert 2.7 < seconds < 4.0, seconds  # 61 messages at 20/s, both replicas together
+    in_any_second = max(sum(1 for t, _ in sent if s <= t < s + 1) for s, _ in sent)
+    assert in_any_second <= 20 + 2, in_any_second
+    await redis.aclose()
