@@ -6,8 +6,8 @@ whichever replica gets there first — so a subscription made, changed or remove
 is seen by all at their next tick, and 10,000 chats are 10,000 members of one set, not 10,000
 jobs per replica. A post goes:
 
-    claim (lease) → generate → hold (still ours? not yet posted today? → sending) → send
-    → mark done
+    claim (lease) → generate → [send slot] hold (still ours? not yet posted today? → being
+    sent) → send → mark done
 
 each step one Redis call. A claim is a lease: the chat's score moves to the lease's end, so if
 the replica dies the post is due again when the lease passes and another replica posts it,
@@ -56,7 +56,7 @@ from bot import keys, render, texts
 from bot.card import NoFontError, render_card
 from bot.card.send import FILENAME as CARD_FILE
 from bot.commands import argument
-from bot.flood import BULK
+from bot.flood import Bulk, Withdrawn
 from bot.occasions import Occasion, occasion_for
 from bot.parsing import InputError, parse_daily
 from bot.services import Services, services
@@ -274,14 +274,11 @@ class DailyPoster:
         wait = (slot - self.clock()).total_seconds()
         if wait > 0:  # written ahead (lead_s): post on the minute
             await asyncio.sleep(wait)
-        if not await store.hold(claim, day.isoformat(), self._lease_until()):
-            log.info("daily chat=%s day=%s outcome=not_ours", subscription.chat_id, day)
-            return
         headline_html = header(day, occasion, subscription.form)
         card = await _card_of(poem) if subscription.card else None
         limit = render.MAX_CAPTION if card else render.MAX_MESSAGE
         html = render.poem_html(poem, headline_html, limit=limit)
-        sent_to = await self._send(claim, html, record_id, card)
+        sent_to = await self._send(claim, day.isoformat(), html, record_id, card)
         if sent_to is None:
             return
         if sent_to != subscription.chat_id:
@@ -294,19 +291,24 @@ class DailyPoster:
         log.info("daily chat=%s day=%s outcome=posted", sent_to, day)
 
     async def _send(
-        self, claim: Claim, html: str, record_id: str, card: bytes | None = None
+        self, claim: Claim, day: str, html: str, record_id: str, card: bytes | None = None
     ) -> int | None:
         """Send to the chat (as a card with `html` its caption, when `card`), following it if
-        it became a supergroup; the chat id it went to, or None (the chat is gone, or a
-        retry is scheduled)."""
+        it became a supergroup; the chat id it went to, or None (not ours any more, the chat
+        is gone, or a retry is scheduled). The post is held (`Subscriptions.hold`: still
+        ours, not yet posted, now being sent) when its send slot comes."""
         store, bot = self.service.subscriptions, self.application.bot
         chat_id = claim.subscription.chat_id
         keyboard = render.poem_keyboard(record_id)
         for _ in range(2):
+            held = claim.model_copy(
+                update={"subscription": claim.subscription.model_copy(update={"chat_id": chat_id})}
+            )
+            bulk = Bulk(ready=lambda held=held: store.hold(held, day, self._lease_until()))
             try:
                 if card is None:
                     await bot.send_message(
-                        chat_id, html, reply_markup=keyboard, rate_limit_args=BULK
+                        chat_id, html, reply_markup=keyboard, rate_limit_args=bulk
                     )
                 else:
                     await bot.send_photo(
@@ -315,9 +317,12 @@ class DailyPoster:
                         filename=CARD_FILE,
                         caption=html,
                         reply_markup=keyboard,
-                        rate_limit_args=BULK,
+                        rate_limit_args=bulk,
                     )
                 return chat_id
+            except Withdrawn:
+                log.info("daily chat=%s day=%s outcome=not_ours", chat_id, day)
+                return None
             except ChatMigrated as moved:
                 log.info("daily chat=%s migrated to %s", chat_id, moved.new_chat_id)
                 await store.move(chat_id, moved.new_chat_id)

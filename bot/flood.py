@@ -25,7 +25,8 @@ import asyncio
 import contextlib
 import logging
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -41,8 +42,23 @@ log = logging.getLogger("yinshi.bot")
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-BULK = "bulk"
-"""`rate_limit_args` of a message that may wait for people's replies (a daily post)."""
+@dataclass(frozen=True)
+class Bulk:
+    """`rate_limit_args` of a message that may wait for people's replies (a daily post).
+
+    `ready`, if given, runs once the message has its slot, right before the request goes
+    out; False withdraws it (the send raises `Withdrawn`). A daily post marks itself as being
+    sent there, not before a wait for the slot that may last minutes in a burst."""
+
+    ready: Callable[[], Awaitable[bool]] | None = None
+
+
+BULK = Bulk()
+
+
+class Withdrawn(Exception):
+    """A bulk message whose `ready` said no when its slot came: it was not sent."""
+
 
 USER_HEADROOM_S = 1.0
 """How far ahead of the shared budget a person's message may go (one second of messages)."""
@@ -81,7 +97,7 @@ class SharedBudget:
             await asyncio.sleep(wait)
 
 
-class ChatRateLimiter(BaseRateLimiter[str]):
+class ChatRateLimiter(BaseRateLimiter[Bulk]):
     """`ApplicationBuilder.rate_limiter(ChatRateLimiter(max_retries=2))`."""
 
     def __init__(
@@ -115,7 +131,7 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: str | None,
+        rate_limit_args: Bulk | None,
     ) -> Result:
         chat = data.get("chat_id")
         if endpoint == "sendChatAction" or chat is None:  # not messages: no message budget
@@ -123,7 +139,7 @@ class ChatRateLimiter(BaseRateLimiter[str]):
         with contextlib.suppress(TypeError, ValueError):
             chat = int(chat)
         retries = self.max_retries
-        bulk = rate_limit_args == BULK
+        bulk = isinstance(rate_limit_args, Bulk)
         attempt = 0
         while True:
             await self._wait_out(chat)
@@ -131,6 +147,9 @@ class ChatRateLimiter(BaseRateLimiter[str]):
                 async with self._group(chat):
                     await self._take_budget(bulk)
                     async with self.overall:
+                        ready = rate_limit_args.ready if isinstance(rate_limit_args, Bulk) else None
+                        if ready is not None and not await ready():
+                            raise Withdrawn(f"chat {chat}")
                         return await callback(*args, **kwargs)
             except RetryAfter as error:
                 attempt += 1

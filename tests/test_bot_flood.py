@@ -141,3 +141,38 @@ async def test_replicas_share_one_send_budget(redis_server):
     in_any_second = max(sum(1 for t, _ in sent if s <= t < s + 1) for s, _ in sent)
     assert in_any_second <= 20 + 2, in_any_second
     await redis.aclose()
+
+
+async def test_a_bulk_message_is_made_ready_at_its_slot(redis_server):
+    """`Bulk.ready` runs when the message's slot comes, not before its wait (a daily post
+    marks itself as being sent there: a kill while it waits must not count it as sent); a
+    message whose `ready` says no is withdrawn, not sent."""
+    from bot.flood import Bulk, SharedBudget, Withdrawn
+    from yinshi.connection import connect
+
+    redis = connect(redis_server.url)
+    limiter = ChatRateLimiter(shared=SharedBudget(redis, "test:budget", per_second=5))
+    ready_at: dict[int, float] = {}
+    sent_at: dict[int, float] = {}
+
+    async def call(chat: int, answer: bool = True) -> None:
+        async def ready() -> bool:
+            ready_at[chat] = time.monotonic()
+            return answer
+
+        async def callback() -> bool:
+            sent_at[chat] = time.monotonic()
+            return True
+
+        await limiter.process_request(
+            callback, (), {}, "sendMessage", {"chat_id": chat}, Bulk(ready=ready)
+        )
+
+    started = time.monotonic()
+    await asyncio.gather(*(call(1000 + i) for i in range(10)))
+    with pytest.raises(Withdrawn):
+        await call(2000, answer=False)
+    assert 2000 in ready_at and 2000 not in sent_at
+    assert max(ready_at[c] for c in sent_at) - started > 1.5  # ten at 5/s: the last waited
+    assert all(0 <= sent_at[c] - ready_at[c] < 0.1 for c in sent_at)
+    await redis.aclose()
