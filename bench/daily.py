@@ -11,8 +11,9 @@ and it never runs again; what it held comes back when its lease ends (`--lease-s
 JSON object:
 
 - posts sent / lost / duplicated (per chat: none, or more than one);
-- seconds from the minute to the last post, against the Telegram floor N / 30 msg/s, and the
-  most posts both replicas sent in one second (Telegram allows the bot 30);
+- seconds from the minute to the last post, against the Telegram floor N / 30 msg/s, and
+  against the floor of everything the bot sent meanwhile (the users' replies share the
+  bot's 30/s, and go first); the most posts both replicas sent in one second;
 - users' `/poem` p50 / p95 during the burst.
 
     python bench/daily.py --subscriptions 10000      # the issue's scale (≈ 6 min floor)
@@ -161,11 +162,19 @@ async def run(args: argparse.Namespace, redis_url: str, worker) -> dict:
             counts[chat] += 1
             last = max(last, message.result["date"])
             per_second[message.result["date"]] += 1
+    user_ids = {20_000 + i for i in range(args.users)}
+    to_users = 0  # messages the users got (replies, edits) from the minute to the last post
+    for method in ("sendMessage", "editMessageText", "sendPhoto"):
+        for call in fake.calls_to(method):
+            if call.ok and int(call.params["chat_id"]) in user_ids:
+                at = call.result.get("edit_date") or call.result["date"]
+                to_users += minute.timestamp() <= at <= last
     for application in replicas:
         await stop_polling(application)
     await fake.stop()
     answered = sorted(t for t in user_timings if t is not None)
     floor = args.subscriptions / TELEGRAM_PER_S
+    shared_floor = (args.subscriptions + to_users) / TELEGRAM_PER_S
     last_s = last - minute.timestamp() if last else None
     return {
         "bench": "daily",
@@ -179,6 +188,9 @@ async def run(args: argparse.Namespace, redis_url: str, worker) -> dict:
         "last_post_s": round(last_s, 1) if last_s is not None else None,
         "floor_s": round(floor, 1),
         "last_over_floor": round(last_s / floor, 2) if last_s else None,
+        "user_messages_in_burst": to_users,
+        "floor_with_users_s": round(shared_floor, 1),
+        "last_over_floor_with_users": round(last_s / shared_floor, 2) if last_s else None,
         "user_requests": len(user_timings),
         "user_lost": user_timings.count(None),
         "user_p50_s": round(percentile(answered, 50), 3) if answered else None,

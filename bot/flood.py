@@ -6,11 +6,11 @@ two limits but waits out a 429 for *every* chat: a flooded group held a private 
 52 s. Here a 429 delays only the chat it names (later requests to that chat wait for the same
 moment, so they do not hit it again), while other chats go on within the shared 30/s.
 
-Telegram's 30 a second are the bot's, not a process's: with several replicas, each keeping
-30/s alone let them send 60 together. So the overall rate is one budget in Redis
-(`SharedBudget`), taken by every replica before each message. Bulk messages — the daily posts,
-10,000 due in one minute — are marked (`rate_limit_args=BULK`) and take a slot only when the
-budget is not ahead of the clock, while a person's reply may run up to `USER_HEADROOM_S`
+Telegram's 30 a second are the bot's, not a process's: with several replicas, each keeping 30/s
+alone let them send 60 together. So the overall rate is one budget in Redis (`SharedBudget`),
+taken by every replica before each message. Bulk messages — the daily posts, 10,000 due in one
+minute — are marked (`rate_limit_args=BULK`) and take a slot only while the budget is at most
+`BULK_HEADROOM_S` ahead of the clock, while a person's reply may run up to `USER_HEADROOM_S`
 ahead: people's messages jump the bulk queue, and the bulk gets everything they leave, at the
 full rate. (Without a priority the bulk filled the budget and a person's /poem waited behind
 it: user p50 2.4 s under bench/daily.py.) Redis away, each process falls back to its own 30/s
@@ -62,6 +62,9 @@ class Withdrawn(Exception):
 
 USER_HEADROOM_S = 1.0
 """How far ahead of the shared budget a person's message may go (one second of messages)."""
+BULK_HEADROOM_S = 0.2
+"""How far ahead a bulk message may go. Not 0: a sender that may only take a slot once it
+has come loses its wake-up delay every time (20 posts/s instead of 30 in bench/daily.py)."""
 
 # GCRA on one key: it holds the moment (Redis's clock, the same for every replica) from which
 # the budget is free again. A message may go if that moment is at most ARGV[2] seconds ahead
@@ -86,9 +89,20 @@ class SharedBudget:
         self.redis = redis
         self.key = key
         self.interval = 1 / per_second
+        self._queue = asyncio.Lock()
+        """Bulk messages of this process wait in line, one asking Redis at a time: a burst's
+        hundreds of waiters each polling the key cost more CPU than the sending."""
 
-    async def take(self, headroom_s: float) -> None:
-        """Wait for a slot; raises RedisError if Redis cannot be asked."""
+    async def take(self, bulk: bool) -> None:
+        """Wait for a slot (`bulk`: in this process's line); raises RedisError if Redis cannot
+        be asked."""
+        if not bulk:
+            await self._take(USER_HEADROOM_S)
+            return
+        async with self._queue:
+            await self._take(BULK_HEADROOM_S)
+
+    async def _take(self, headroom_s: float) -> None:
         while True:
             answer = await self.redis.eval(_TAKE, 1, self.key, self.interval, headroom_s)
             wait = float(answer)
@@ -169,7 +183,7 @@ class ChatRateLimiter(BaseRateLimiter[Bulk]):
         """A slot of the bot's shared rate; Redis away, of this process's bulk share."""
         if self.shared is not None:
             try:
-                await self.shared.take(0.0 if bulk else USER_HEADROOM_S)
+                await self.shared.take(bulk)
                 if self._shared_failing:
                     log.info("event=shared_send_budget_back")
                     self._shared_failing = False

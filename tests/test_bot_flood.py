@@ -139,7 +139,7 @@ async def test_replicas_share_one_send_budget(redis_server):
     assert waited < 0.2, waited  # ahead of 40 bulk messages still waiting
     assert 2.7 < seconds < 4.0, seconds  # 61 messages at 20/s, both replicas together
     in_any_second = max(sum(1 for t, _ in sent if s <= t < s + 1) for s, _ in sent)
-    assert in_any_second <= 20 + 2, in_any_second
+    assert in_any_second <= 20 + 4 + 2, in_any_second  # + BULK_HEADROOM_S's 0.2 s of sends
     await redis.aclose()
 
 
