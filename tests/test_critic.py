@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from model.checkpoint import load_checkpoint
-from model.critic import FILE_NAME, INFO_FILE, CriticScore, Head, features, load_head
+from model.critic import (
+    DEFAULT_ALPHA,
+    FILE_NAME,
+    INFO_FILE,
+    CriticScore,
+    Head,
+    features,
+    load_head,
+)
 from model.generation import load_generator
 from model.generation.engine import model_version
 from model.generation.ranking import steered_logprob
@@ -115,7 +123,7 @@ def test_a_broken_or_foreign_head_is_a_user_error(tmp_path, checkpoint, broken):
 
 def test_training_writes_a_small_head_and_its_record(poet_with_critic):
     info = json.loads((poet_with_critic / INFO_FILE).read_text(encoding="utf-8"))
-    assert 0.0 <= info["test_auc"] <= 1.0 and info["alpha"] == 1.0
+    assert 0.0 <= info["test_auc"] <= 1.0 and info["alpha"] == DEFAULT_ALPHA == 10.0
     assert 0 < info["train_real"] <= 12 and info["train_fake"] == info["train_real"]
     assert info["test_real"] > 0 and info["width"] == 32
     assert info["generator_version"].startswith("poet-")

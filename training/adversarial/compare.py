@@ -94,6 +94,8 @@ BEFORE_OVERSAMPLE = 2
 """Candidates per poem the engine drew before taste and the critic came (now `OVERSAMPLE`)."""
 BEFORE_TEMPERATURE = 0.8
 """The requests' default temperature then (now 1.0)."""
+BEFORE_TOP_P = 0.9
+"""The requests' default top-p then (now 1.0)."""
 
 
 def variants(options: CompareOptions) -> list[Variant]:
@@ -116,8 +118,8 @@ def variants(options: CompareOptions) -> list[Variant]:
 
 def load_variant(variant: Variant, device: str):
     """The variant's generator. ``before``: no critic, no taste (`PLAIN`), two candidates a
-    poem, every request at the temperature that was the default — the same poems, seed for
-    seed, as the engine wrote before taste existed."""
+    poem, every request at the temperature and top-p that were the default — the same poems,
+    seed for seed, as the engine wrote before taste existed."""
     from model.generation import load_generator
     from model.generation.constraints import PLAIN
 
@@ -134,7 +136,7 @@ def load_variant(variant: Variant, device: str):
     generate = generator.generate
 
     def at_the_old_temperature(requests, score=None):
-        old = {"temperature": BEFORE_TEMPERATURE}
+        old = {"temperature": BEFORE_TEMPERATURE, "top_p": BEFORE_TOP_P}
         return generate([r.model_copy(update=old) for r in requests], score)
 
     generator.generate = at_the_old_temperature
