@@ -134,7 +134,7 @@ def test_training_writes_a_small_head_and_its_record(poet_with_critic):
 def test_score_adds_the_weighted_log_realness_in_one_batch(poet_with_critic):
     generator = load_generator(poet_with_critic, device="cpu")
     score = generator.score
-    assert isinstance(score, CriticScore) and score.alpha == 1.0
+    assert isinstance(score, CriticScore) and score.alpha == DEFAULT_ALPHA
     five = candidates_of(generator, PoemRequest(topic="秋月", form="五绝", seed=5))
     seven = candidates_of(generator, PoemRequest(topic="春江", form="七律", seed=6))
     chunk = [five[0], seven[0], five[1]]  # different lengths: padded together
@@ -147,7 +147,7 @@ def test_score_adds_the_weighted_log_realness_in_one_batch(poet_with_critic):
     )
     logits = score.head.logits(x)
     expected = [
-        steered_logprob(c) + math.log(torch.sigmoid(z).item())
+        steered_logprob(c) + DEFAULT_ALPHA * math.log(torch.sigmoid(z).item())
         for c, z in zip(chunk, logits, strict=True)
     ]
     assert score.batch(chunk) == pytest.approx(expected, abs=1e-4)
@@ -201,13 +201,13 @@ def test_the_engine_ranks_by_the_critic_only_when_it_is_there(poet_with_critic, 
     assert off.score is steered_logprob and absent.score is steered_logprob
     assert off.model_version == model_version(poet_with_critic)
     assert ranked.model_version.startswith(off.model_version + "+critic-")
-    assert ranked.model_version.endswith("@1")
+    assert ranked.model_version.endswith(f"@{DEFAULT_ALPHA:g}")
 
 
 def test_model_version_names_the_head_and_its_weight(poet_with_critic, tmp_path):
     version = load_generator(poet_with_critic, device="cpu").model_version
     halved = load_generator(poet_with_critic, device="cpu", critic_alpha=0.5).model_version
-    assert halved == version.removesuffix("@1") + "@0.5"
+    assert halved == version.removesuffix(f"@{DEFAULT_ALPHA:g}") + "@0.5"
     other = tmp_path / "poet"
     shutil.copytree(poet_with_critic, other)
     head = load_head(other / FILE_NAME, load_checkpoint(other, device="cpu").model)

@@ -196,9 +196,13 @@ def test_the_rhyme_group_is_the_one_the_model_wants(tokenizer):
 def test_a_rare_reading_does_not_carry_the_rhyme(tokenizer):
     """平 rhymes in 庚 (2,135 times in the corpus) and in 先 (3, as 便 pián): after a first line
     ending in 平 the poet goes on in 庚, though it wants 先's characters more.
-    (The issue's example, 还 in 删 or 先, needs 删, which the tiny vocabulary cannot rhyme in.)"""
+    (The issue's example, 还 in 删 or 先, needs 删, which the tiny vocabulary cannot rhyme in.)
+    The sampling is pinned (top-p 0.9): the toy poet wants 先 far more than a real one would,
+    and what is tested is the usage weight, not how much of the tail the sampler keeps."""
     requests = [
-        PoemRequest(topic="归", form="七绝", first_line="日暮孤舟独自平", seed=s, temperature=1)
+        PoemRequest(
+            topic="归", form="七绝", first_line="日暮孤舟独自平", seed=s, temperature=1, top_p=0.9
+        )
         for s in range(16)
     ]
     wants = "天年前烟边生声情明城"
