@@ -194,6 +194,50 @@ def test_ci_requests_use_test_ci_of_tunes_the_engine_knows():
     assert plan_requests([test[0]], 4, seed=0, ci=5)[4:] == []  # no 词 in test: none asked
 
 
+def test_a_sweep_compares_engine_settings_under_one_judge(tiny_poet, prepared_corpus, tmp_path):
+    """`--sweep`: the shipped poet as it is (``base``) and under the settings named, each
+    setting reaching the engine, all measured together."""
+    from training.adversarial.compare import EngineSettings, Variant, load_variant, read_sweep
+
+    sweep = tmp_path / "sweep.json"
+    settings = {"wide": {"top_p": 1.0, "critic": 0}, "many": {"oversample": 3, "repeat": 0.5}}
+    sweep.write_text(json.dumps(settings), encoding="utf-8")
+    variants = read_sweep(sweep)
+    assert [v.name for v in variants] == ["base", "wide", "many"]
+    assert variants[1].critic == 0 and variants[1].engine == EngineSettings(top_p=1.0)
+    many = load_variant(Variant("many", tiny_poet, engine=variants[2].engine), "cpu")
+    assert many.oversample == 3 and many.taste.repeat == 0.5
+    argv = ["eval", "--model", str(tiny_poet), "--corpus", str(prepared_corpus)]
+    argv += ["--out", str(tmp_path), "--sweep", str(sweep), "--skip-lm"]
+    assert main([*argv, "--compare", "--samples", "4", "--ci-samples", "0"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    generators = report["variants"]["generators"]
+    assert list(generators) == ["base", "wide", "many"]
+    assert all(row["judge_auc"] is not None for row in generators.values())
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ('{"x": {"top_k": 5}}', "settings are numbers of"),
+        ('{"x": {"top_p": "high"}}', "settings are numbers of"),
+        ("[1, 2]", "must map names to settings"),
+        ("{not json", "not readable JSON"),
+    ],
+)
+def test_a_bad_sweep_file_is_one_clear_line(bad, message, tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    sweep = tmp_path / "sweep.json"
+    sweep.write_text(bad, encoding="utf-8")
+    argv = ["eval", "--model", str(model), "--compare", "--sweep", str(sweep), "--skip-lm"]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "--sweep" in error and "\n" not in error
+    assert not (tmp_path / "report.json").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

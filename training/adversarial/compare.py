@@ -16,6 +16,10 @@ generator may have learnt to fool its own critic; it has never seen this one. Th
 held-out AUC is real test poems against the measured samples; it lives in a temporary dir.
 It knows 近体 only: realness and AUC are over the 近体 poems.
 
+With a sweep (``--sweep FILE``), the variants are instead the shipped poet under engine
+settings of one's choosing — sampling, candidates, the taste weights, the critic's weight —
+all under the one judge: how the defaults were chosen (model card).
+
 Torch is imported only when a comparison runs, so bad arguments fail fast.
 """
 
@@ -24,7 +28,7 @@ import math
 import random
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from model.discriminator import DIR_NAME, INFO_FILE
@@ -59,6 +63,8 @@ class CompareOptions:
     judge_per_form: int = 200
     """Real validation poems per form the judge learns from (as many fakes)."""
     seed: int = 0
+    sweep: tuple["Variant", ...] = ()
+    """Instead of the standard variants: these (`read_sweep`), one of them ``base``."""
 
 
 def check(options: CompareOptions) -> None:
@@ -88,6 +94,46 @@ class Variant:
     """The engine as it was before taste and the critic: the measured "before"."""
     critic: float | None = None
     """Weight of the critic shipped beside the weights (None: its critic.json's; 0: off)."""
+    engine: "EngineSettings | None" = None
+    """A sweep's settings (None: the engine as shipped)."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What a sweep may change of the engine; None keeps the shipped value."""
+
+    top_p: float | None = None
+    temperature: float | None = None
+    oversample: int | None = None
+    """Candidates drawn per poem."""
+    repeat: float | None = None
+    topic: float | None = None
+    pair: float | None = None
+    """The `Taste` weights."""
+
+
+SWEEP_FIELDS = {*EngineSettings.__dataclass_fields__, "critic"}
+
+
+def read_sweep(path: Path) -> tuple[Variant, ...]:
+    """``{name: {setting: value}}`` from a JSON file (settings: `SWEEP_FIELDS`) → variants of
+    the poet at ``base``; a variant named ``base`` is added (as shipped) unless given."""
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"--sweep {path}: 读不出 JSON / not readable JSON: {error}") from error
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise UserError(f"--sweep {path}: 须为 {{名: {{设置: 值}}}} / must map names to settings")
+    found = [] if "base" in settings else [("base", {})]
+    variants = []
+    for name, values in [*found, *settings.items()]:
+        unknown = set(values) - SWEEP_FIELDS
+        if unknown or not all(isinstance(v, int | float) for v in values.values()):
+            known = " ".join(sorted(SWEEP_FIELDS))
+            raise UserError(f"--sweep {name}: 未知设置 / settings are numbers of: {known}")
+        engine = EngineSettings(**{k: v for k, v in values.items() if k != "critic"})
+        variants.append(Variant(str(name), Path(), critic=values.get("critic"), engine=engine))
+    return tuple(variants)
 
 
 BEFORE_OVERSAMPLE = 2
@@ -104,6 +150,8 @@ def variants(options: CompareOptions) -> list[Variant]:
     from model.critic import FILE_NAME as CRITIC_FILE
 
     base = Path(options.base)
+    if options.sweep:
+        return [replace(variant, path=base) for variant in options.sweep]
     found = [Variant("before", base, before=True)]
     if (base / CRITIC_FILE).is_file():
         found.append(Variant("taste", base, critic=0.0))
@@ -123,23 +171,35 @@ def load_variant(variant: Variant, device: str):
     from model.generation import load_generator
     from model.generation.constraints import PLAIN
 
-    if not variant.before:
-        return load_generator(
-            variant.path,
-            device=device,
-            discriminator_alpha=variant.alpha,
-            critic_alpha=variant.critic,
-        )
-    generator = load_generator(variant.path, device=device, critic_alpha=0.0)
-    generator.taste = PLAIN
-    generator.oversample = BEFORE_OVERSAMPLE
+    if variant.before:
+        generator = load_generator(variant.path, device=device, critic_alpha=0.0)
+        generator.taste = PLAIN
+        generator.oversample = BEFORE_OVERSAMPLE
+        return _requests_with(generator, {"temperature": BEFORE_TEMPERATURE, "top_p": BEFORE_TOP_P})
+    generator = load_generator(
+        variant.path, device=device, discriminator_alpha=variant.alpha, critic_alpha=variant.critic
+    )
+    engine = variant.engine
+    if engine is None:
+        return generator
+    taste = {k: getattr(engine, k) for k in ("repeat", "topic", "pair")}
+    generator.taste = replace(generator.taste, **{k: v for k, v in taste.items() if v is not None})
+    if engine.oversample is not None:
+        generator.oversample = engine.oversample
+    sampling = {k: getattr(engine, k) for k in ("top_p", "temperature")}
+    return _requests_with(generator, {k: v for k, v in sampling.items() if v is not None})
+
+
+def _requests_with(generator, fields: dict):
+    """The generator, every request it writes with ``fields`` in place of its own."""
+    if not fields:
+        return generator
     generate = generator.generate
 
-    def at_the_old_temperature(requests, score=None):
-        old = {"temperature": BEFORE_TEMPERATURE, "top_p": BEFORE_TOP_P}
-        return generate([r.model_copy(update=old) for r in requests], score)
+    def with_fields(requests, score=None):
+        return generate([r.model_copy(update=fields) for r in requests], score)
 
-    generator.generate = at_the_old_temperature
+    generator.generate = with_fields
     return generator
 
 

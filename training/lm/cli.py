@@ -66,6 +66,13 @@ def register(commands: argparse._SubParsersAction) -> argparse._SubParsersAction
     )
     variants.add_argument("--alpha", type=float, default=1.0, help="reranking weight (default 1.0)")
     variants.add_argument(
+        "--sweep",
+        type=Path,
+        metavar="FILE",
+        help="instead: the shipped poet under engine settings, JSON {name: {top_p, temperature, "
+        "oversample, repeat, topic, pair, critic}}",
+    )
+    variants.add_argument(
         "--samples", type=int, default=500, help="近体 poems per variant (default 500)"
     )
     variants.add_argument(

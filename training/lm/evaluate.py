@@ -35,7 +35,7 @@ def evaluate_command(args) -> int:
         raise UserError("--skip-lm 只能与 --compare 同用 / only together with --compare")
     comparison = None
     if args.compare:
-        from training.adversarial.compare import CompareOptions, check
+        from training.adversarial.compare import CompareOptions, check, read_sweep
 
         comparison = CompareOptions(
             base=args.model,
@@ -46,10 +46,13 @@ def evaluate_command(args) -> int:
             ci_samples=args.ci_samples,
             judge_per_form=args.judge_per_form,
             seed=args.seed,
+            sweep=read_sweep(args.sweep) if args.sweep else (),
         )
         check(comparison)
-    elif args.adversarial:
-        raise UserError("--adversarial 只能与 --compare 同用 / only together with --compare")
+    elif args.adversarial or args.sweep:
+        raise UserError(
+            "--adversarial/--sweep 只能与 --compare 同用 / only together with --compare"
+        )
     if args.skip_lm:
         report = {"model": str(args.model), "corpus": str(args.corpus)}
         report["definitions"] = metrics.DEFINITIONS
