@@ -67,7 +67,9 @@ class QueueSettings(BaseSettings):
 class ClientSettings(QueueSettings):
     """A process that asks for poems: the bot, `yinshi ask`."""
 
-    max_queue: int = Field(default=1000, ge=1)
+    max_queue: int = Field(
+        default=1000, ge=1, description="backlog limit of each lane (users', background)"
+    )
 
 
 class WorkerSettings(QueueSettings):
