@@ -28,13 +28,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import TOPICS, percentile, run_with_worker, shipped_model, worker_serving  # noqa: E402
+from harness import (  # noqa: E402
+    TOPICS,
+    percentile,
+    run_with_worker,
+    shipped_model,
+    start_bot,
+    worker_serving,
+)
 
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.app import stop_polling  # noqa: E402
 from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
-from yinshi.settings import BotSettings  # noqa: E402
 
 
 def replies_to(fake: FakeBotAPI, chat_id: int, asked: int) -> list[dict]:
@@ -80,16 +86,7 @@ async def run(args: argparse.Namespace, redis_url: str, worker: subprocess.Popen
     redis = connect(redis_url)
     fake = FakeBotAPI()
     await fake.start()
-    settings = BotSettings(
-        TELEGRAM_BOT_TOKEN=fake.token,
-        REDIS_URL=redis_url,
-        timeout_s=args.timeout,
-        rate_per_minute=10_000,
-    )
-    application = build_application(
-        settings, connect(redis_url), base_url=fake.base_url, owns_redis=True
-    )
-    await start_polling(application, poll_timeout=1)
+    application = await start_bot(fake, redis_url, args.timeout)
     rng = random.Random(args.seed)
     try:
         started = time.perf_counter()

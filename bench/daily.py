@@ -42,15 +42,21 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bot_load import final_reply, replies_to  # noqa: E402
-from harness import TOPICS, percentile, run_with_worker, shipped_model, worker_serving  # noqa: E402
+from harness import (  # noqa: E402
+    TOPICS,
+    percentile,
+    run_with_worker,
+    shipped_model,
+    start_bot,
+    worker_serving,
+)
 
 from bot import keys as bot_keys  # noqa: E402
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.app import stop_polling  # noqa: E402
 from bot.daily import POSTER, TICK_JOB, DailyPoster  # noqa: E402
 from bot.store import Subscription  # noqa: E402
 from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
-from yinshi.settings import BotSettings  # noqa: E402
 
 HEADER = re.compile(r"^🌅 每日一诗 · ")
 TELEGRAM_PER_S = 30
@@ -100,28 +106,13 @@ async def run(args: argparse.Namespace, redis_url: str, worker) -> dict:
     await worker_serving(redis_url, worker, args.worker_start_s)
     fake = FakeBotAPI()
     await fake.start()
-    settings = BotSettings(
-        TELEGRAM_BOT_TOKEN=fake.token,
-        REDIS_URL=redis_url,
-        timeout_s=args.timeout,
-        rate_per_minute=10_000,
-        daily_lead_s=0,
-    )
     minute = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=args.start_in_s)
     chats = await subscribe_all(redis_url, args.subscriptions, minute)
     for chat in chats:
         fake.chat(chat, "group")
     replicas = []
     for poll in (True, False):
-        application = build_application(
-            settings, connect(redis_url), base_url=fake.base_url, owns_redis=True
-        )
-        if poll:
-            await start_polling(application, poll_timeout=1)
-        else:
-            await application.initialize()
-            await application.post_init(application)
-            await application.start()
+        application = await start_bot(fake, redis_url, args.timeout, poll=poll, daily_lead_s=0)
         poster: DailyPoster = application.bot_data[POSTER]
         poster.lease_s = args.lease_s
         replicas.append(application)

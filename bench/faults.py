@@ -35,14 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot_load import final_reply, replies_to  # noqa: E402
-from harness import TOPICS, free_port, percentile, shipped_model  # noqa: E402
+from harness import TOPICS, free_port, percentile, shipped_model, start_bot  # noqa: E402
 
-from bot.app import build_application, start_polling, stop_polling  # noqa: E402
+from bot.app import stop_polling  # noqa: E402
 from fake_telegram.bot_api import FakeBotAPI  # noqa: E402
 from yinshi import keys  # noqa: E402
 from yinshi.connection import connect  # noqa: E402
 from yinshi.embedded_redis import server_binary  # noqa: E402
-from yinshi.settings import BotSettings  # noqa: E402
 
 GROUP, ADMIN = -424242, 4242
 
@@ -187,16 +186,7 @@ async def run(args: argparse.Namespace, redis: Redis, workers: Workers) -> dict:
     fake = FakeBotAPI()
     await fake.start()
     fake.admins[GROUP] = {ADMIN}
-    settings = BotSettings(
-        TELEGRAM_BOT_TOKEN=fake.token,
-        REDIS_URL=redis.url,
-        timeout_s=args.timeout,
-        rate_per_minute=10_000,
-    )
-    application = build_application(
-        settings, connect(redis.url), base_url=fake.base_url, owns_redis=True
-    )
-    await start_polling(application, poll_timeout=1)
+    application = await start_bot(fake, redis.url, args.timeout)
     rng = random.Random(args.seed)
     started = time.monotonic()
     until = started + args.seconds

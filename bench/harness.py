@@ -93,6 +93,33 @@ def run_with_worker(
             redis_process.wait(10)
 
 
+async def start_bot(fake, redis_url: str, timeout_s: float, *, poll: bool = True, **settings):
+    """The bot under a bench, talking to the fake Bot API `fake`, with no per-user rate limit
+    (the bench's users ask as fast as they like); ``poll=False``: a second replica, with its
+    jobs and handlers but no poller (one per token)."""
+    from bot.app import build_application, start_polling
+    from yinshi.connection import connect
+    from yinshi.settings import BotSettings
+
+    config = BotSettings(
+        TELEGRAM_BOT_TOKEN=fake.token,
+        REDIS_URL=redis_url,
+        timeout_s=timeout_s,
+        rate_per_minute=10_000,
+        **settings,
+    )
+    application = build_application(
+        config, connect(redis_url), base_url=fake.base_url, owns_redis=True
+    )
+    if poll:
+        await start_polling(application, poll_timeout=1)
+    else:
+        await application.initialize()
+        await application.post_init(application)
+        await application.start()
+    return application
+
+
 async def worker_serving(redis_url: str, worker: subprocess.Popen, timeout_s: float) -> None:
     """Return once the worker has published its model version; exit if it died first."""
     from yinshi import keys

@@ -153,12 +153,14 @@ class Subscriptions:
         self._hold = redis.register_script(_HOLD)
         self._done = redis.register_script(_DONE)
         self._release = redis.register_script(_RELEASE)
-        self._state = [
+        self._post_keys = [
             keys.daily_due(),
             keys.daily_lease(),
             keys.subscriptions(),
             keys.daily_done(),
+            keys.daily_sending(),
         ]
+        """What claiming and holding a post read and write (`_CLAIM`, `_HOLD`)."""
 
     async def put(self, subscription: Subscription, next_at: datetime) -> None:
         """Subscribe (or change): every replica sees it at its next tick."""
@@ -233,7 +235,7 @@ class Subscriptions:
         """Up to `limit` posts due by `now`, each held by this caller until `lease_until`."""
         token = f"{owner}:{secrets.token_hex(4)}"
         found = await self._claim(
-            keys=[*self._state, keys.daily_sending()],
+            keys=self._post_keys,
             args=[now.timestamp(), lease_until.timestamp(), limit, token],
         )
         claims = []
@@ -255,7 +257,7 @@ class Subscriptions:
         """Right before sending: True if the post is still ours to send for `day` — and from
         then on it counts as being sent (`Claim.sending`) until marked done or released."""
         held = await self._hold(
-            keys=[*self._state, keys.daily_sending()],
+            keys=self._post_keys,
             args=[claim.subscription.chat_id, claim.token, lease_until.timestamp(), day],
         )
         return bool(held)
