@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -124,11 +125,30 @@ def test_a_broken_or_foreign_head_is_a_user_error(tmp_path, checkpoint, broken):
 def test_training_writes_a_small_head_and_its_record(poet_with_critic):
     info = json.loads((poet_with_critic / INFO_FILE).read_text(encoding="utf-8"))
     assert 0.0 <= info["test_auc"] <= 1.0 and info["alpha"] == DEFAULT_ALPHA == 10.0
+    assert 0.0 <= info["test_auc_prefixes"] <= 1.0
     assert 0 < info["train_real"] <= 12 and info["train_fake"] == info["train_real"]
     assert info["test_real"] > 0 and info["width"] == 32
     assert info["generator_version"].startswith("poet-")
     assert (poet_with_critic / FILE_NAME).stat().st_size < 2048
     assert not [p for p in poet_with_critic.iterdir() if p.name.startswith(".")]  # no temp files
+
+
+def test_the_head_learns_from_each_poem_cut_after_every_line(checkpoint):
+    """Whole poems and their first lines, as the engine asks about both while regrouping."""
+    from model.prompt import prompt_text
+    from training.adversarial.critic import labelled
+
+    generator = SimpleNamespace(model=checkpoint.model, tokenizer=checkpoint.tokenizer)
+    record = {"title": "春江", "form": "七绝", "text": BODIES[1] + BODIES[1]}
+    fake = ["一二三四五六七，", "七六五四三二一。", "一二三四五六七，", "七六五四三二一。"]
+    whole, labels, _ = labelled(generator, [(record, fake)], 1)
+    cut, cut_labels, forms = labelled(generator, [(record, fake)], 1, prefixes=True)
+    assert labels.tolist() == [1.0, 0.0] and cut_labels.tolist() == [1.0] * 4 + [0.0] * 4
+    assert forms == ["七绝"] * 8
+    assert torch.allclose(cut[3], whole[0], atol=1e-5) and torch.allclose(cut[7], whole[1])
+    prompt = prompt_text("七绝", "春江")
+    first = features(checkpoint.model, checkpoint.tokenizer, [prompt], ["一二三四五六七，"], 1)
+    assert torch.allclose(cut[4], first[0], atol=1e-5)
 
 
 def test_score_adds_the_weighted_log_realness_in_one_batch(poet_with_critic):

@@ -3,9 +3,13 @@
 The same data as the discriminator (`train_and_test_pairs`: both sides keep 格律, same
 forms and titles, so only the wording differs), but instead of fine-tuning a second GPT-2, the
 poet reads every poem once (`model.critic.features`) and a logistic regression is fitted on
-those features with L-BFGS: seconds on a CPU. Its L2 weight is chosen on a held-out fifth of
-the training pairs; the head is judged by AUC on test-split poems against fresh fakes written
-with other seeds, and written beside the poet only once that record exists.
+those features with L-BFGS: seconds on a CPU. It learns from each poem's first lines as well
+as the whole (one line, two, …): the engine asks it about poems half-written when it regroups
+a poem's candidates (`model.generation.decode.Regroup`), and a head that had only seen whole
+poems judged those worse (model card). Its L2 weight is chosen on a held-out fifth of the
+training pairs; the head is judged by AUC on test-split poems against fresh fakes written
+with other seeds (whole, and cut after each line), and written beside the poet only once that
+record exists.
 """
 
 import math
@@ -28,6 +32,7 @@ from training.adversarial.discriminator import auc, train_and_test_pairs
 from training.lm import artifacts
 from yinshi.errors import UserError
 from yinshi.prosody.forms import REGULAR_FORMS
+from yinshi.prosody.text import LINE_END
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 """Candidate L2 weights (per training example) on the standardised features."""
@@ -45,24 +50,34 @@ class Options:
     seed: int = 0
 
 
-def labelled(generator, pairs: Sequence[tuple[dict, list[str]]], layer: int):
+def labelled(generator, pairs: Sequence[tuple[dict, list[str]]], layer: int, prefixes=False):
     """(features [2 × pairs, width], labels [2 × pairs], forms): each real poem, then its fake.
 
     Both are read after the prompt the engine wrote the fake under (the title as the request's
     topic, the form's name where there is none), so the two differ in wording alone.
+    ``prefixes``: each poem's first lines too (one, two, … all but the last), as the engine
+    reads them when it regroups a poem's candidates part-way.
     """
     prompts, bodies, labels, forms = [], [], [], []
     for record, fake in pairs:
         topic = clean_title(record.get("title") or "") or record["form"]
         for body, label in ((record["text"], 1.0), ("".join(fake), 0.0)):
-            prompts.append(prompt_text(record["form"], topic))
-            bodies.append(body)
-            labels.append(label)
-            forms.append(record["form"])
+            parts = _line_prefixes(body) if prefixes else [body]
+            for part in parts:
+                prompts.append(prompt_text(record["form"], topic))
+                bodies.append(part)
+                labels.append(label)
+                forms.append(record["form"])
     model, tokenizer = generator.model, generator.tokenizer
     chunks = [slice(i, i + BATCH) for i in range(0, len(prompts), BATCH)]
     x = torch.cat([features(model, tokenizer, prompts[c], bodies[c], layer) for c in chunks])
     return x, torch.tensor(labels), forms
+
+
+def _line_prefixes(body: str) -> list[str]:
+    """The body cut after each line's mark: its first line, its first two, …, all of it."""
+    ends = [i + 1 for i, char in enumerate(body) if char in LINE_END]
+    return [body[:end] for end in ends if end < len(body)] + [body]
 
 
 def fit_head(x: torch.Tensor, y: torch.Tensor, l2: float, layer: int = LAYER) -> Head:
@@ -124,14 +139,16 @@ def train_critic(options: Options) -> dict:
 
     rng.shuffle(train_pairs)
     held = max(1, int(len(train_pairs) * VALIDATION_SHARE))
-    x, y, _ = labelled(generator, train_pairs, options.layer)
-    x_val, y_val, x_fit, y_fit = x[: 2 * held], y[: 2 * held], x[2 * held :], y[2 * held :]
+    x_fit, y_fit, _ = labelled(generator, train_pairs[held:], options.layer, prefixes=True)
+    x_val, y_val, _ = labelled(generator, train_pairs[:held], options.layer, prefixes=True)
     val_auc = {
         l2: head_auc(fit_head(x_fit, y_fit, l2, options.layer), x_val, y_val) for l2 in L2_GRID
     }
     l2 = max(L2_GRID, key=lambda k: (val_auc[k], k))  # ties: the smoother head
+    x, y = torch.cat([x_val, x_fit]), torch.cat([y_val, y_fit])
     head = fit_head(x, y, l2, options.layer)
     x_test, y_test, test_forms = labelled(generator, test_pairs, options.layer)
+    x_parts, y_parts, _ = labelled(generator, test_pairs, options.layer, prefixes=True)
     per_form = {}
     for form in REGULAR_FORMS:
         rows = [i for i, f in enumerate(test_forms) if f == form]
@@ -142,6 +159,7 @@ def train_critic(options: Options) -> dict:
         "generator_version": model_version(Path(options.generator)),
         "forms": list(REGULAR_FORMS),
         "features": f"output of block {options.layer} of the poet, mean-pooled over the body",
+        "trained_on": "whole poems and their first lines (cut after each line)",
         "width": x.shape[1],
         "alpha": options.alpha,
         "l2": l2,
@@ -151,6 +169,7 @@ def train_critic(options: Options) -> dict:
         "test_real": len(test_pairs),
         "test_fake": len(test_pairs),
         "test_auc": round(head_auc(head, x_test, y_test), 4),
+        "test_auc_prefixes": round(head_auc(head, x_parts, y_parts), 4),
         "test_auc_per_form": per_form,
         "seed": options.seed,
         "seconds_writing_fakes": round(written - started, 1),
