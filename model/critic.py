@@ -163,6 +163,20 @@ class CriticScore:
         return F.logsigmoid(self.head.logits(x)).tolist()
 
     @property
+    def forms(self) -> frozenset[str]:
+        """The forms it has an opinion on."""
+        return self.head.forms
+
+    def prefix(self, steered: Sequence[float], pooled) -> list[float]:
+        """Scores of unfinished poems of forms it knows, from their `steered` log-prob so far
+        and their states pooled so far: the same sum as `batch`, read part-way (a whole
+        poem's pooled states are the mean of its parts')."""
+        import torch.nn.functional as F
+
+        real = F.logsigmoid(self.head.logits(pooled)).tolist()
+        return [s + self.alpha * r for s, r in zip(steered, real, strict=True)]
+
+    @property
     def layer(self) -> int:
         """The block whose states the engine pools while decoding, for `batch` to read."""
         return self.head.layer

@@ -200,27 +200,34 @@ def test_a_sweep_compares_engine_settings_under_one_judge(tiny_poet, prepared_co
     from training.adversarial.compare import EngineSettings, Variant, load_variant, read_sweep
 
     sweep = tmp_path / "sweep.json"
-    settings = {"wide": {"top_p": 1.0, "critic": 0}, "many": {"oversample": 3, "repeat": 0.5}}
+    settings = {
+        "wide": {"top_p": 1.0, "critic": 0},
+        "many": {"oversample": 3, "repeat": 0.5, "regroup": 0.5},
+        "other": {"model": str(tiny_poet)},
+    }
     sweep.write_text(json.dumps(settings), encoding="utf-8")
     variants = read_sweep(sweep)
-    assert [v.name for v in variants] == ["base", "wide", "many"]
+    assert [v.name for v in variants] == ["base", "wide", "many", "other"]
     assert variants[1].critic == 0 and variants[1].engine == EngineSettings(top_p=1.0)
+    assert variants[3].path == tiny_poet and variants[0].path == variants[1].path
     many = load_variant(Variant("many", tiny_poet, engine=variants[2].engine), "cpu")
-    assert many.oversample == 3 and many.taste.repeat == 0.5
+    assert many.oversample == 3 and many.taste.repeat == 0.5 and many.regroup_every == 0.5
     argv = ["eval", "--model", str(tiny_poet), "--corpus", str(prepared_corpus)]
     argv += ["--out", str(tmp_path), "--sweep", str(sweep), "--skip-lm"]
     assert main([*argv, "--compare", "--samples", "4", "--ci-samples", "0"]) == 0
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     generators = report["variants"]["generators"]
-    assert list(generators) == ["base", "wide", "many"]
+    assert list(generators) == ["base", "wide", "many", "other"]
     assert all(row["judge_auc"] is not None for row in generators.values())
 
 
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ('{"x": {"top_k": 5}}', "settings are numbers of"),
-        ('{"x": {"top_p": "high"}}', "settings are numbers of"),
+        ('{"x": {"top_k": 5}}', "settings are numbers ≥ 0 of"),
+        ('{"x": {"top_p": "high"}}', "settings are numbers ≥ 0 of"),
+        ('{"x": {"regroup": -1}}', "settings are numbers ≥ 0 of"),
+        ('{"x": {"model": "nowhere"}}', "no checkpoint there"),
         ("[1, 2]", "must map names to settings"),
         ("{not json", "not readable JSON"),
     ],

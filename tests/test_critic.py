@@ -210,8 +210,16 @@ def test_forms_the_head_never_saw_keep_the_engines_score(poet_with_critic):
 def test_the_engine_ranks_by_the_critic_only_when_it_is_there(poet_with_critic, tiny_poet):
     ranked = load_generator(poet_with_critic, device="cpu")
     request = PoemRequest(topic="江雪", form="七绝", seed=2)
-    best = max(candidates_of(ranked, request), key=ranked.score)
+    score, seen = ranked.score, []
+
+    def spy(candidates):
+        seen.extend(candidates)
+        return CriticScore.batch(score, candidates)
+
+    score.batch = spy
     result = ranked.generate([request])[0]
+    del score.batch  # the class's again, for scoring below
+    best = max(seen, key=ranked.score)
     assert result.poems[0].lines == best.lines
     assert result.poems[0].score == pytest.approx(ranked.score(best), abs=1e-4)
     assert result.model_version == ranked.model_version
@@ -258,3 +266,35 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, poet_with_critic, pre
         assert main([*base, *extra]) == 2, extra
         error = capsys.readouterr().err.strip()
         assert error and "\n" not in error and "Traceback" not in error
+
+
+def test_regrouped_candidates_share_couplets_and_give_one_poem_a_family(poet_with_critic):
+    """Regrouping every couplet: the candidates of one poem leave the decoder sharing all but
+    their last couplet; two poems asked for come from two families, so they share nothing;
+    a 词 (which the head never saw) is written as before."""
+    generator = load_generator(poet_with_critic, device="cpu")
+    generator.regroup_every = 2
+    score, seen = generator.score, []
+
+    def spy(candidates):
+        seen.extend(candidates)
+        return CriticScore.batch(score, candidates)
+
+    score.batch = spy
+    result = generator.generate([PoemRequest(topic="春江", form="七律", seed=3, n=2)])[0]
+    families: dict = {}
+    for candidate in seen:
+        families.setdefault(candidate.family, []).append(candidate)
+    assert set(families) == {0, 1}
+    for members in families.values():
+        assert len(members) > 1 and len({tuple(c.lines[:6]) for c in members}) == 1
+    first, second = result.poems
+    assert first.conforms and second.conforms
+    assert not set(first.lines) & set(second.lines)
+
+    seen.clear()
+    generator.generate([PoemRequest(topic="春景", form="浣溪沙", seed=2)])
+    generator.regroup_every = 0
+    alone = candidates_of(generator, PoemRequest(topic="春景", form="浣溪沙", seed=2))
+    assert {c.family for c in seen} == {None}
+    assert [c.lines for c in seen] == [c.lines for c in alone]

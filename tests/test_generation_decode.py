@@ -94,3 +94,64 @@ def test_unconstrained_loop_samples_every_row_for_its_steps(tiny_poet, tokenizer
     assert [len(r.tokens) for r in results] == [5, 9, 9]
     assert all(r.sampled == len(r.tokens) and r.logprob < 0 for r in results)
     assert results[0].tokens == results[2].tokens[:5]  # a row's seed, not its batch, decides
+
+
+def test_a_family_goes_on_from_its_best_row_at_each_couplet(tiny_poet, tokenizer):
+    """Rows 0-3 are one family whose rank always prefers its last row: row 3 never changes
+    course, so it writes what it writes alone, and at the end the others share its first six
+    lines (and its template) but part from it again in the last couplet. Row 4, alone, is
+    untouched."""
+    from transformers import AutoModelForCausalLM
+
+    from model.generation.constraints import render
+    from model.generation.decode import Regroup
+    from yinshi.prosody import analyze
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_poet)
+    tables = build_tables(tokenizer, "pingshui")
+    options = plan(PoemRequest(topic="春江", form="七律", seed=1), tables, frozenset())
+    layouts = [options[k % len(options)] for k in range(5)]
+    assert len({layout.lines for layout in layouts[:4]}) > 1  # templates differ
+    prompt = tokenizer(layouts[0].prompt, add_special_tokens=False)["input_ids"]
+    steps = sum(spec.length + 1 for spec in layouts[0].lines) + 1
+    rows = [Row(prompt, steps, 1.0, 1.0, seed) for seed in (11, 12, 13, 14, 15)]
+
+    def run(grouped: bool):
+        constraints = Constraints(tables, list(layouts), None, tokenizer.unk_token_id)
+        regroup = None
+        if grouped:
+            at = [constraints.regroup_steps(row, 2) for row in range(5)]
+            assert [len(s) for s in at] == [3] * 5  # after lines 2, 4 and 6
+            regroup = Regroup([0, 0, 0, 0, -1], at, lambda found, _: list(range(len(found))))
+        results = decode(model, rows, constraints, tokenizer.pad_token_id, regroup=regroup)
+        assert not any(r.failed for r in results)
+        return results, constraints, max(max(s) for s in at) if grouped else None
+
+    alone, _, _ = run(False)
+    together, constraints, shared = run(True)
+    assert together[3].tokens == alone[3].tokens
+    assert together[3].logprob == pytest.approx(alone[3].logprob, abs=1e-4)
+    assert together[4].tokens == alone[4].tokens
+    for k in range(4):
+        assert together[k].tokens[: shared + 1] == together[3].tokens[: shared + 1]
+        assert constraints.layouts[k] is layouts[3]
+        lines = render(constraints.layouts[k], together[k].tokens, tables)
+        assert analyze("".join(lines), form="七律").conforms
+    assert any(together[k].tokens != together[3].tokens for k in range(3))
+    assert together[0].tokens != alone[0].tokens
+
+
+@pytest.mark.parametrize(
+    ("form", "every", "expected"),
+    [
+        ("七绝", 2, {15}),  # the mark after line 2 (each line: 7 characters and a mark)
+        ("七绝", 1, {7, 15, 23}),
+        ("七绝", 0.5, {3, 7, 11, 15, 19, 23, 27}),  # and after each line's fourth character
+        ("五绝", 0.5, {1, 5, 7, 11, 13, 17, 19}),  # 五言: after the second
+    ],
+)
+def test_regroup_steps_fall_on_couplets_lines_or_caesuras(tokenizer, form, every, expected):
+    tables = build_tables(tokenizer, "pingshui")
+    layout = plan(PoemRequest(topic="春江", form=form, seed=1), tables, frozenset())[0]
+    constraints = Constraints(tables, [layout], None, tokenizer.unk_token_id)
+    assert constraints.regroup_steps(0, every) == expected

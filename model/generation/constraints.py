@@ -191,11 +191,38 @@ class Constraints:
     def keep(self, keep: torch.Tensor) -> None:
         """Drop the rows not in `keep` (indices into the current rows)."""
         self.rows = self.rows[keep]
-        on_device = keep.to(self.alive.device)
+        self._reorder(keep)
+
+    def follow(self, order: torch.Tensor, pairs: list[tuple[int, int]]) -> None:
+        """Current row b goes on as a copy of current row ``order[b]``; ``pairs`` (source, row)
+        in original rows, for each row that changes: it takes its source's layout too."""
+        self._reorder(order)
+        for source, row in pairs:
+            for name in ("forced", "line", "pos", "rhyme", "pair", "end", "start", "stop"):
+                getattr(self, name)[row] = getattr(self, name)[source]
+            self.line_ends[row] = self.line_ends[source]
+            self.layouts[row] = self.layouts[source]
+            self.lines[row] = list(self.lines[source])
+
+    def _reorder(self, order: torch.Tensor) -> None:
+        """Index the running state, one entry per current row, by ``order``."""
+        on_device = order.to(self.alive.device)
         for name in ("variants", "tones_on", "groups", "used", "alive", "repeat", "taken"):
             setattr(self, name, getattr(self, name)[on_device])
         if self.prefer is not None:
             self.prefer = self.prefer[on_device]
+
+    def regroup_steps(self, row: int, every: float) -> frozenset[int]:
+        """Where ``row``'s family regroups (`decode.Regroup`): after the mark of every
+        ``every``-th line, the last line excepted; with ``every`` below 1, after every line and
+        at every line's caesura too (after a 五言 line's second character, a 七言 line's
+        fourth: a line's last three characters are its second half)."""
+        ends = sorted(self.line_ends[row].items())  # (step of last character, (line, first))
+        lines = max(1, int(every))
+        found = {step + 1 for step, (line, _) in ends[:-1] if (line + 1) % lines == 0}
+        if every < 1:
+            found |= {step - 3 for step, (_, first) in ends if step - 3 > first}
+        return frozenset(found)
 
     def forced_at(self, t: int) -> torch.Tensor:
         """[rows] the token forced at step t, or -1 where it is sampled."""

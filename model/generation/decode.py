@@ -15,7 +15,7 @@ Each row samples with its own generator, seeded per row, so a seeded request get
 poem whatever else shares its batch (up to float rounding across batch shapes).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -67,6 +67,28 @@ class Decoded:
     repeats: int = 0
 
 
+@dataclass(frozen=True)
+class Regroup:
+    """Sibling rows — the candidates of one poem — that at set steps all go on from the best
+    of them so far.
+
+    Ranking only whole poems chooses among as many as were written; ranking the candidates
+    at every couplet's end and letting all of them continue from the best chooses again at
+    each couplet, so the critic picks among four first couplets, then four second couplets
+    after the best first, and so on — for the same decoding cost. Every row keeps its own
+    random draws, so siblings part again at once.
+    """
+
+    family: Sequence[int]
+    """Per row: its family, or -1 for a row that never regroups. A family's rows share a
+    form, hence the steps of its line ends."""
+    steps: Sequence[frozenset[int]]
+    """Per row: the steps after whose token its family regroups."""
+    rank: Callable[[Sequence[Decoded], torch.Tensor | None], list[float]]
+    """Scores of unfinished rows, higher better, from what they sampled so far and their
+    pooled states (None when nothing is pooled)."""
+
+
 def decode(
     model,
     rows: Sequence[Row],
@@ -74,10 +96,13 @@ def decode(
     pad_id: int = 0,
     top_k: int = TOP_K,
     pool_layer: int | None = None,
+    regroup: Regroup | None = None,
 ) -> list[Decoded]:
     """Sample every row; without `constraints`, free sampling for each row's `steps` (benchmark).
 
     ``pool_layer`` (1-based block of a GPT-2): also pool each row's states there (`pooled`).
+    ``regroup`` (needs ``constraints``): families of rows that continue from their best at
+    their steps; a row may then end with a sibling's layout (``constraints.layouts``).
     """
     device = model.device
     pool = _Pool(model, pool_layer, len(rows)) if pool_layer else None
@@ -94,6 +119,7 @@ def decode(
     longest = ids.shape[1]
     cache = DynamicCache()
     here = torch.arange(count)  # original index of each row still decoding
+    regrouping = frozenset().union(*regroup.steps) if regroup and constraints else frozenset()
     with torch.inference_mode(), pool or nullcontext():
         out = model(
             input_ids=ids,
@@ -164,7 +190,57 @@ def decode(
             )
             if pool is not None:
                 pool.add(here)
+            if t in regrouping:
+                order = _best_of_families(regroup, t, here, results, pool)
+                if order is not None:
+                    _follow(order, here, history, results, pool, constraints)
+                    on_device = order.to(device)
+                    cache.batch_select_indices(on_device)
+                    out.logits = out.logits[on_device]
+                    mask, position = mask[on_device], position[on_device]
+                    temperature, top_p = temperature[on_device], top_p[on_device]
     return results
+
+
+def _best_of_families(
+    regroup: Regroup, t: int, here: torch.Tensor, results: list[Decoded], pool: "_Pool | None"
+) -> torch.Tensor | None:
+    """[rows] for each current row, the current row it continues from (itself, or the best
+    of its family where the family regroups after step t); None where nothing changes."""
+    rows_now = here.tolist()
+    families: dict[int, list[int]] = {}
+    for b, row in enumerate(rows_now):
+        if regroup.family[row] >= 0 and t in regroup.steps[row]:
+            families.setdefault(regroup.family[row], []).append(b)
+    families = {f: members for f, members in families.items() if len(members) > 1}
+    if not families:
+        return None
+    ranked = [b for members in families.values() for b in members]
+    pooled = None
+    if pool is not None:
+        pooled = torch.stack([pool.mean(rows_now[b]) for b in ranked])
+    scores = regroup.rank([results[rows_now[b]] for b in ranked], pooled)
+    values = dict(zip(ranked, scores, strict=True))
+    order = torch.arange(len(rows_now))
+    for members in families.values():
+        order[members] = max(members, key=values.__getitem__)
+    return order
+
+
+def _follow(order, here, history, results, pool, constraints: Constraints) -> None:
+    """Make each current row b a copy of row ``order[b]``: what it wrote, what it scored, its
+    pooled states and its constraints (the caller reorders the cache and the per-row
+    tensors). What each row counted of its own resampling stays its own."""
+    rows_now = here.tolist()
+    pairs = [(rows_now[s], rows_now[b]) for b, s in enumerate(order.tolist()) if s != b]
+    for source, row in pairs:
+        history[row] = history[source]
+        mine, theirs = results[row], results[source]
+        mine.logprob, mine.sampled = theirs.logprob, theirs.sampled
+        mine.masked, mine.taste = theirs.masked, theirs.taste
+        if pool is not None:
+            pool.sums[row], pool.counts[row] = pool.sums[source], pool.counts[source]
+    constraints.follow(order, pairs)
 
 
 def _left_padded(rows: Sequence[Row], pad_id: int, width: int, device):

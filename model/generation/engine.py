@@ -3,8 +3,9 @@
 Per request: plan its layouts (refusing the impossible with a FormError), sample
 `n * OVERSAMPLE` candidates, each with a layout drawn by the request's seed, decode all
 candidates of the batch together (one decode per rhyme scheme), rank them by `score` (with
-a critic shipped beside the weights, `model.critic`: its log P(real) counts too), and keep the
-best `n` that the analyser confirms. A candidate the analyser rejects is a bug in
+a critic shipped beside the weights, `model.critic`: its log P(real) counts too, and a poem's
+candidates regroup as they are written: at each caesura and line end all go on from the best
+so far), and keep the best `n` that the analyser confirms. A candidate the analyser rejects is a bug in
 the constraints: it is logged, counted in the stats and passed over (another round decodes
 more if a request is short), never returned.
 """
@@ -26,12 +27,12 @@ from yinshi.protocol import Poem, PoemRequest, PoemResult
 
 from .constraints import TASTE, Constraints, Taste, render
 from .copies import FILE_NAME, LineSet
-from .decode import Row, decode
+from .decode import Decoded, Regroup, Row, decode
 from .errors import FormError, GenerationError
 from .lexicon import FILE_NAME as LEXICON_FILE
 from .lexicon import Lexicon
 from .plan import Layout, choose, plan
-from .ranking import Candidate, Score, steered_logprob
+from .ranking import Candidate, Score, steered, steered_logprob
 from .vocab import VocabTables, build_tables
 
 log = logging.getLogger("yinshi.generation")
@@ -41,6 +42,12 @@ OVERSAMPLE = 4
 candidate draws its own template (平起/仄起, 首句入韵) and settles its rhyme group where its
 first rhyme falls, so ranking whole candidates by the model's probability chooses template
 and rhyme by what the model can write to the end, not blind."""
+REGROUP_EVERY = 0
+"""Where a poem's candidates all go on from the best of them so far by the critic
+(`decode.Regroup`), in lines: 0.5 at every caesura and line end, 1 at line ends, 2 at the end
+of each couplet, 0 never (each candidate written to the end on its own). It costs no more
+decoding; against ranking whole poems only, a fresh judge told the poems from real ones less
+well with every finer step (model card)."""
 MAX_ROWS = 128
 """Candidates decoded together at most: the KV cache grows with rows × length (a GPU can take
 many more: pass `max_rows`)."""
@@ -70,8 +77,10 @@ class Generator:
         lexicon: Lexicon | None = None,
         taste: Taste = TASTE,
         oversample: int = OVERSAMPLE,
+        regroup_every: float = REGROUP_EVERY,
     ):
         self.model = model
+        self.regroup_every = regroup_every
         self.lexicon = lexicon
         self.taste = taste
         self.oversample = oversample
@@ -174,14 +183,18 @@ class _Slot:
     stats: dict[str, int]
 
     def accept(self, candidates: list[tuple[float, Candidate]], scheme: str) -> None:
-        """Take the best candidates, best first, until `n` poems pass the 格律 check.
+        """Take the best candidates, best first, until `n` poems pass the 格律 check, at most
+        one of each family (siblings that regrouped share their first lines).
 
         Only those are analysed: the rest are never shown, and every one that is checked
         should pass (a failure is a bug in the constraints, logged and skipped).
         """
+        taken: set[int] = set()
         for value, candidate in sorted(candidates, key=lambda item: -item[0]):
             if len(self.found) == self.request.n:
                 return
+            if candidate.family in taken:
+                continue
             poem = _poem(self.request, candidate, scheme, value)
             if poem is None:
                 self.stats["nonconforming"] += 1
@@ -189,6 +202,8 @@ class _Slot:
                 log.error("event=nonconforming form=%s lines=%s", form, text)
                 continue
             self.found.append(poem)
+            if candidate.family is not None:
+                taken.add(candidate.family)
 
 
 def generate(
@@ -226,12 +241,17 @@ def generate(
             break
         for scheme in sorted({slots[i].request.scheme for i in wanted}):
             jobs = [
-                (i, choose(slots[i].layouts, slots[i].rng), slots[i].rng.getrandbits(63))
+                (
+                    i,
+                    choose(slots[i].layouts, slots[i].rng),
+                    slots[i].rng.getrandbits(63),
+                    k // generator.oversample,
+                )
                 for i, count in wanted.items()
                 if slots[i].request.scheme == scheme
-                for _ in range(count)
+                for k in range(count)
             ]
-            for i, _, _ in jobs:
+            for i, *_ in jobs:
                 slots[i].stats["candidates"] += 1
                 slots[i].stats["replans"] += round_number > 0
             for i, candidates in _decode_jobs(jobs, slots, prompt_ids, generator, score).items():
@@ -273,8 +293,7 @@ def _decode_jobs(
     found: dict[int, list[tuple[float, Candidate]]] = {}
     for start in range(0, len(jobs), generator.max_rows):
         chunk = jobs[start : start + generator.max_rows]
-        pool_layer = getattr(score, "layer", None)  # a critic reads this block's states
-        decoded = list(_decode_chunk(chunk, slots, prompt_ids, generator, pool_layer))
+        decoded = list(_decode_chunk(chunk, slots, prompt_ids, generator, score))
         candidates = [candidate for _, candidate in decoded]
         # A score with `batch` (the discriminator's) scores the chunk in one pass.
         batch = getattr(score, "batch", None)
@@ -284,15 +303,13 @@ def _decode_jobs(
     return found
 
 
-def _decode_chunk(
-    jobs, slots: dict[int, _Slot], prompt_ids, generator: Generator, pool_layer: int | None
-):
+def _decode_chunk(jobs, slots: dict[int, _Slot], prompt_ids, generator: Generator, score):
     """(request index, candidate) for every row that decoded to the end."""
     scheme = slots[jobs[0][0]].request.scheme
     tables = generator.tables(scheme)
-    layouts = [layout for _, layout, _ in jobs]
+    layouts = [layout for _, layout, _, _ in jobs]
     rows = []
-    for i, layout, seed in jobs:
+    for i, layout, seed, _ in jobs:
         request = slots[i].request
         prompt = prompt_ids[layout.prompt]
         rows.append(Row(prompt, _steps(layout), request.temperature, request.top_p, seed))
@@ -305,8 +322,12 @@ def _decode_chunk(
         generator.taste,
     )
     pad_id = generator.tokenizer.pad_token_id
-    decoded = decode(generator.model, rows, constraints, pad_id=pad_id, pool_layer=pool_layer)
-    for (i, layout, _), result in zip(jobs, decoded, strict=True):
+    pool_layer = getattr(score, "layer", None)  # a critic reads this block's states
+    regroup = _regroup(jobs, constraints, score, generator.regroup_every)
+    decoded = decode(
+        generator.model, rows, constraints, pad_id=pad_id, pool_layer=pool_layer, regroup=regroup
+    )
+    for row, ((i, _, _, family), result) in enumerate(zip(jobs, decoded, strict=True)):
         stats = slots[i].stats
         stats["resampled"] += result.resampled
         stats["rejected_copies"] += result.copies
@@ -314,6 +335,7 @@ def _decode_chunk(
         if result.failed:
             stats["dead_ends"] += 1
             continue
+        layout = constraints.layouts[row]  # a sibling's, where it went on from one
         lines = render(layout, result.tokens, tables)
         yield (
             i,
@@ -326,8 +348,28 @@ def _decode_chunk(
                 result.masked,
                 result.taste,
                 result.pooled,
+                family if regroup is not None and regroup.family[row] >= 0 else None,
             ),
         )
+
+
+def _regroup(jobs, constraints: Constraints, score, every: float) -> Regroup | None:
+    """Families of the candidates of one poem, for forms the critic knows (None without a
+    critic, or when regrouping is off): they regroup by the critic every ``every`` lines."""
+    prefix = getattr(score, "prefix", None)
+    if not every or prefix is None:
+        return None
+    keys: dict[tuple[int, int], int] = {}
+    family = [
+        keys.setdefault((i, k), len(keys)) if layout.form in score.forms and not layout.tune else -1
+        for i, layout, _, k in jobs
+    ]
+    steps = [constraints.regroup_steps(row, every) for row in range(len(jobs))]
+
+    def rank(results: Sequence[Decoded], pooled) -> list[float]:
+        return prefix([steered(r.logprob, r.taste, r.sampled) for r in results], pooled)
+
+    return Regroup(family, steps, rank)
 
 
 def _poem(request, candidate: Candidate, scheme: str, score: float) -> Poem | None:

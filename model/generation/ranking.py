@@ -28,6 +28,9 @@ class Candidate:
     """Sum of the log taste weights of the sampled tokens (`constraints.Taste`)."""
     pooled: Any = None
     """[hidden] the poet's states at the critic's block, pooled over the body (or None)."""
+    family: int | None = None
+    """Its siblings that went on from one another while written share this (`decode.Regroup`);
+    None: written on its own."""
 
 
 Score = Callable[[Candidate], float]
@@ -38,4 +41,9 @@ def steered_logprob(candidate: Candidate) -> float:
     the log weights its characters got from taste (a 重字 costs log `Taste.repeat`, a word of
     the topic gains β·score). The model's own alone would rank first the candidate that
     repeated itself or strayed from the title, which it finds likelier."""
-    return (candidate.logprob + candidate.taste) / max(candidate.sampled, 1)
+    return steered(candidate.logprob, candidate.taste, candidate.sampled)
+
+
+def steered(logprob: float, taste: float, sampled: int) -> float:
+    """`steered_logprob` of a poem or of the part of it written so far."""
+    return (logprob + taste) / max(sampled, 1)

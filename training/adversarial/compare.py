@@ -106,6 +106,8 @@ class EngineSettings:
     temperature: float | None = None
     oversample: int | None = None
     """Candidates drawn per poem."""
+    regroup: float | None = None
+    """Lines between regroupings of a poem's candidates by the critic (0: none)."""
     repeat: float | None = None
     topic: float | None = None
     pair: float | None = None
@@ -116,8 +118,10 @@ SWEEP_FIELDS = {*EngineSettings.__dataclass_fields__, "critic"}
 
 
 def read_sweep(path: Path) -> tuple[Variant, ...]:
-    """``{name: {setting: value}}`` from a JSON file (settings: `SWEEP_FIELDS`) → variants of
-    the poet at ``base``; a variant named ``base`` is added (as shipped) unless given."""
+    """``{name: {setting: value}}`` from a JSON file (settings: `SWEEP_FIELDS`, numbers; and
+    ``"model"``, another checkpoint dir, e.g. the same poet with another critic) → variants
+    of the poet at ``base`` unless a model is named; a variant named ``base`` is added (as
+    shipped) unless given."""
     try:
         settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -127,12 +131,21 @@ def read_sweep(path: Path) -> tuple[Variant, ...]:
     found = [] if "base" in settings else [("base", {})]
     variants = []
     for name, values in [*found, *settings.items()]:
+        values = dict(values)
+        model = values.pop("model", None)
         unknown = set(values) - SWEEP_FIELDS
-        if unknown or not all(isinstance(v, int | float) for v in values.values()):
+        numbers = all(isinstance(v, int | float) and v >= 0 for v in values.values())
+        if unknown or not numbers or not isinstance(model, str | None):
             known = " ".join(sorted(SWEEP_FIELDS))
-            raise UserError(f"--sweep {name}: 未知设置 / settings are numbers of: {known}")
+            raise UserError(
+                f"--sweep {name}: 设置须为非负数 / settings are numbers ≥ 0 of: {known}; "
+                "and model, a checkpoint dir"
+            )
+        if model is not None and not (Path(model) / "config.json").is_file():
+            raise UserError(f"--sweep {name}: {model}: 找不到模型 / no checkpoint there")
         engine = EngineSettings(**{k: v for k, v in values.items() if k != "critic"})
-        variants.append(Variant(str(name), Path(), critic=values.get("critic"), engine=engine))
+        variant = Variant(str(name), Path(model or ""), critic=values.get("critic"), engine=engine)
+        variants.append(variant)
     return tuple(variants)
 
 
@@ -151,7 +164,7 @@ def variants(options: CompareOptions) -> list[Variant]:
 
     base = Path(options.base)
     if options.sweep:
-        return [replace(variant, path=base) for variant in options.sweep]
+        return [v if v.path != Path() else replace(v, path=base) for v in options.sweep]
     found = [Variant("before", base, before=True)]
     if (base / CRITIC_FILE).is_file():
         found.append(Variant("taste", base, critic=0.0))
@@ -186,6 +199,8 @@ def load_variant(variant: Variant, device: str):
     generator.taste = replace(generator.taste, **{k: v for k, v in taste.items() if v is not None})
     if engine.oversample is not None:
         generator.oversample = engine.oversample
+    if engine.regroup is not None:
+        generator.regroup_every = engine.regroup
     sampling = {k: getattr(engine, k) for k in ("top_p", "temperature")}
     return _requests_with(generator, {k: v for k, v in sampling.items() if v is not None})
 

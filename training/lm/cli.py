@@ -70,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> argparse._SubParsersAction
         type=Path,
         metavar="FILE",
         help="instead: the shipped poet under engine settings, JSON {name: {top_p, temperature, "
-        "oversample, repeat, topic, pair, critic}}",
+        "oversample, regroup, repeat, topic, pair, critic}}",
     )
     variants.add_argument(
         "--samples", type=int, default=500, help="近体 poems per variant (default 500)"
