@@ -42,7 +42,7 @@ OVERSAMPLE = 4
 candidate draws its own template (平起/仄起, 首句入韵) and settles its rhyme group where its
 first rhyme falls, so ranking whole candidates by the model's probability chooses template
 and rhyme by what the model can write to the end, not blind."""
-REGROUP_EVERY = 0
+REGROUP_EVERY = 0.5
 """Where a poem's candidates all go on from the best of them so far by the critic
 (`decode.Regroup`), in lines: 0.5 at every caesura and line end, 1 at line ends, 2 at the end
 of each couplet, 0 never (each candidate written to the end on its own). It costs no more
