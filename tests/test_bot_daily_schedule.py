@@ -354,10 +354,12 @@ async def test_a_card_subscription_posts_the_poem_as_a_picture(
 ):
     """`/daily on 08:00 诗笺`: the day's poem goes out by sendPhoto, the header and the poem
     in its caption, with the poem's buttons."""
-    from bot.card import find_faces
+    from bot.card import NoFontError, find_faces
 
-    if not find_faces():
-        pytest.skip("no CJK font (apt-get install fonts-lxgw-wenkai fonts-noto-cjk)")
+    try:
+        find_faces()
+    except NoFontError as error:
+        pytest.skip(f"no CJK font ({error}): apt-get install fonts-lxgw-wenkai fonts-noto-cjk")
     start_worker(FakeEngine())
     clock = SimClock(datetime(2026, 9, 25, 0, 0, tzinfo=UTC))  # 08:00 in Shanghai: 中秋
     poster = await replicas.start(clock)

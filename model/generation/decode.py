@@ -72,11 +72,11 @@ class Regroup:
     """Sibling rows — the candidates of one poem — that at set steps all go on from the best
     of them so far.
 
-    Ranking only whole poems chooses among as many as were written; ranking the candidates
-    at every couplet's end and letting all of them continue from the best chooses again at
-    each couplet, so the critic picks among four first couplets, then four second couplets
-    after the best first, and so on — for the same decoding cost. Every row keeps its own
-    random draws, so siblings part again at once.
+    Ranking only whole poems chooses once, among as many as were written; ranking the
+    candidates at set steps (a couplet's end, a line's, a caesura) and letting all of them
+    continue from the best chooses again at each: the critic picks among four first half
+    lines, then among four second halves after the best first, and so on — for the same
+    decoding cost. Every row keeps its own random draws, so siblings part again at once.
     """
 
     family: Sequence[int]

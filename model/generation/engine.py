@@ -5,9 +5,9 @@ Per request: plan its layouts (refusing the impossible with a FormError), sample
 candidates of the batch together (one decode per rhyme scheme), rank them by `score` (with
 a critic shipped beside the weights, `model.critic`: its log P(real) counts too, and a poem's
 candidates regroup as they are written: at each caesura and line end all go on from the best
-so far), and keep the best `n` that the analyser confirms. A candidate the analyser rejects is a bug in
-the constraints: it is logged, counted in the stats and passed over (another round decodes
-more if a request is short), never returned.
+so far), and keep the best `n` that the analyser confirms. A candidate the analyser rejects
+is a bug in the constraints: it is logged, counted in the stats and passed over (another
+round decodes more if a request is short), never returned.
 """
 
 import hashlib
